@@ -1,0 +1,109 @@
+"""The one resolver factory every HTTP function uses: validation, error shape, observability.
+
+Errors always leave as ``{"error": "<message>"}`` with the right status: validation problems as
+422 naming the field, domain errors with their own status, anything unexpected as a JSON 500
+without details (the details go to the log, with the correlation id).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+
+from voice_agent.errors import ApiError
+
+SERVICE = "voice-agent"
+MAX_BODY_BYTES = 64 * 1024  # largest legitimate body is a few memory messages
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace="VoiceAgent", service=SERVICE)
+tracer = Tracer(service=SERVICE)
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """A JSON error response in the API's one error shape."""
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=json.dumps({"error": message}),
+        headers=headers or {},
+    )
+
+
+def describe_validation_errors(errors: list[Any] | tuple[Any, ...]) -> str:
+    """Turn pydantic/Powertools validation errors into one line naming each field."""
+    parts = []
+    for error in errors:
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path")]
+        field = ".".join(loc) or "body"
+        if error.get("type") == "json_invalid":
+            return "body: invalid JSON"
+        message = error.get("msg", "invalid value")
+        parts.append(f"{field}: {message}")
+    return "; ".join(parts) or "invalid request"
+
+
+def _limit_body_size(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+    body = app.current_event.body or ""
+    if len(body) > MAX_BODY_BYTES:
+        return error_response(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+    return next_middleware(app)
+
+
+def make_resolver() -> APIGatewayHttpResolver:
+    """Build the HTTP API resolver with the project's validation and error mapping."""
+    app = APIGatewayHttpResolver(enable_validation=True)
+    app.use(middlewares=[_limit_body_size])
+
+    @app.exception_handler(RequestValidationError)
+    def _validation(exc: RequestValidationError) -> Response:
+        return error_response(422, describe_validation_errors(exc.errors()))
+
+    @app.exception_handler(ApiError)
+    def _domain(exc: ApiError) -> Response:
+        if exc.status >= 500:
+            logger.warning("request failed upstream", extra={"status": exc.status,
+                                                              "error": exc.message})
+        return error_response(exc.status, exc.message, exc.headers)
+
+    @app.not_found
+    def _not_found(_exc: Exception) -> Response:
+        return error_response(404, "not found")
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.exception("unhandled error")
+        return error_response(500, "internal error")
+
+    return app
+
+
+def caller_id(app: APIGatewayHttpResolver) -> str:
+    """The verified user id (JWT ``sub``) the authorizer put into the request context.
+
+    Never read from the body, the query or a header: only the authorizer decides who calls.
+    """
+    context = app.current_event.request_context.authorizer.get_lambda or {}
+    sub = context.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise ApiError("unauthorized", status=401)
+    return sub
+
+
+def lambda_entry(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """Wrap ``app.resolve`` with logging (correlation id), metrics and tracing."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    @metrics.log_metrics
+    @tracer.capture_lambda_handler(capture_response=False)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return handler

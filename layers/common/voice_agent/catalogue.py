@@ -1,0 +1,198 @@
+"""The one home of every list the product exposes: models, voices, tools.
+
+The session function, the OpenAPI document, the bridge, the web client's pickers and the
+template checks all read from here, so a model or a tool is added in exactly one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+# --- Realtime models and voices -------------------------------------------------------------
+
+REALTIME_MODELS: Final[tuple[str, ...]] = (
+    "gpt-realtime",
+    "gpt-realtime-mini",
+    "gpt-realtime-1.5",
+    "gpt-realtime-2",
+    "gpt-realtime-2.1",
+    "gpt-realtime-2.1-mini",
+)
+DEFAULT_MODEL: Final = "gpt-realtime-mini"
+# Names documented by the original product that map onto a current model.
+MODEL_ALIASES: Final[dict[str, str]] = {"gpt-4-realtime": "gpt-realtime"}
+
+VOICES: Final[tuple[str, ...]] = (
+    "alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar",
+)
+DEFAULT_VOICE: Final = "ash"
+
+TRANSCRIPTION_MODELS: Final[tuple[str, ...]] = (
+    "whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe", "gpt-transcribe",
+)
+DEFAULT_TRANSCRIPTION_MODEL: Final = "whisper-1"
+
+# Audio formats: the product's (beta-era) vocabulary and the GA format object it stands for.
+AUDIO_FORMATS: Final[dict[str, dict[str, Any]]] = {
+    "pcm16": {"type": "audio/pcm", "rate": 24000},
+    "g711_ulaw": {"type": "audio/pcmu"},
+    "g711_alaw": {"type": "audio/pcma"},
+}
+DEFAULT_AUDIO_FORMAT: Final = "pcm16"
+
+
+def resolve_model(name: str) -> str:
+    """Return the canonical model for ``name`` (aliases resolved); ValueError if unknown."""
+    canonical = MODEL_ALIASES.get(name, name)
+    if canonical not in REALTIME_MODELS:
+        raise ValueError(name)
+    return canonical
+
+
+def accepted_model_names() -> tuple[str, ...]:
+    """Every model name a client may send: the models and their aliases."""
+    return REALTIME_MODELS + tuple(MODEL_ALIASES)
+
+
+# --- Tools ----------------------------------------------------------------------------------
+# GA function tools are flat: {"type": "function", "name", "description", "parameters"}.
+
+def _tool(name: str, description: str, properties: dict[str, Any] | None = None,
+          required: tuple[str, ...] = ()) -> dict[str, Any]:
+    parameters: dict[str, Any] = {"type": "object", "properties": properties or {}}
+    if required:
+        parameters["required"] = list(required)
+    return {"type": "function", "name": name, "description": description,
+            "parameters": parameters}
+
+
+_LOC = {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2,
+        "description": "Screen coordinates [x, y] taken from a Snapshot."}
+_LABEL = {"type": "integer", "description": "Id of a UI element from the last Snapshot."}
+
+# Executed through our HTTP API (bridge or web client, with the user's JWT).
+API_TOOLS: Final[tuple[dict[str, Any], ...]] = (
+    _tool(
+        "search_memories",
+        "Search the user's long-term memories. Call it at the start of every conversation "
+        "(e.g. query 'user name, job, preferences, routines') and whenever the user refers to "
+        "something personal or past.",
+        {"query": {"type": "string", "description": "What to look for."},
+         "limit": {"type": "integer", "minimum": 1, "maximum": 50,
+                   "description": "How many memories to return (default 5)."}},
+        ("query",),
+    ),
+    _tool(
+        "add_memories",
+        "Store personal facts about the user: name, job, preferences, projects, people, "
+        "routines. Pass what the user said; facts are extracted in the background, so this "
+        "returns at once.",
+        {"messages": {"type": "string",
+                      "description": "The user's words (or a short fact) to remember."}},
+        ("messages",),
+    ),
+    _tool("get_all_memories", "List everything remembered about the user."),
+    _tool(
+        "web_search",
+        "Search the web for current information (news, weather, facts you are unsure of). "
+        "Returns a short answer and a few sources to read out briefly.",
+        {"query": {"type": "string", "description": "The search query."}},
+        ("query",),
+    ),
+)
+
+# Handled by the client itself (the original product's DEFAULT_VOICE_TOOLS).
+VOICE_TOOLS: Final[tuple[dict[str, Any], ...]] = (
+    _tool(
+        "changeBrowserTheme",
+        "Switch the client's colour theme.",
+        {"theme": {"type": "string", "enum": ["light", "dark"]}},
+        ("theme",),
+    ),
+    _tool("endConversation", "End the conversation when the user says goodbye or asks to stop."),
+    _tool(
+        "executeAppAction",
+        "Run an action of the client application (for example open the memory panel).",
+        {"intent": {"type": "string", "description": "The action to run."},
+         "params": {"type": "object", "description": "Arguments of the action."}},
+        ("intent",),
+    ),
+)
+
+# Windows-MCP (0.8.x) tools under their current names, as minted into the session. The bridge
+# replaces them with exactly what the running server offers (see voice_agent.desktop_tools).
+DESKTOP_TOOLS: Final[tuple[dict[str, Any], ...]] = (
+    _tool(
+        "Snapshot",
+        "Look at the screen: focused and open apps, interactive UI elements with their "
+        "coordinates and labels. Set use_vision to also get a screenshot.",
+        {"use_vision": {"type": "boolean", "default": False}},
+    ),
+    _tool("Screenshot", "Take a fast screenshot of the desktop (no UI tree)."),
+    _tool(
+        "Click",
+        "Click at coordinates [x, y] or on a UI element label from the last Snapshot.",
+        {"loc": _LOC, "label": _LABEL,
+         "button": {"type": "string", "enum": ["left", "right", "middle"], "default": "left"},
+         "clicks": {"type": "integer", "minimum": 0, "maximum": 3, "default": 1}},
+    ),
+    _tool(
+        "Type",
+        "Type text at coordinates or into a labelled UI element.",
+        {"text": {"type": "string"}, "loc": _LOC, "label": _LABEL,
+         "clear": {"type": "boolean", "default": False},
+         "press_enter": {"type": "boolean", "default": False}},
+        ("text",),
+    ),
+    _tool(
+        "Scroll",
+        "Scroll at coordinates, a UI element, or the current mouse position.",
+        {"loc": _LOC, "label": _LABEL,
+         "type": {"type": "string", "enum": ["vertical", "horizontal"], "default": "vertical"},
+         "direction": {"type": "string", "enum": ["up", "down", "left", "right"],
+                       "default": "down"},
+         "wheel_times": {"type": "integer", "minimum": 1, "default": 1}},
+    ),
+    _tool(
+        "Move",
+        "Move the mouse to coordinates; with drag=true drag from the current position there.",
+        {"loc": _LOC, "label": _LABEL, "drag": {"type": "boolean", "default": False}},
+    ),
+    _tool(
+        "Shortcut",
+        "Press a keyboard shortcut such as 'ctrl+c', 'alt+tab' or 'win+r'.",
+        {"shortcut": {"type": "string"}},
+        ("shortcut",),
+    ),
+    _tool("Wait", "Wait a number of seconds.", {"duration": {"type": "integer", "minimum": 1}},
+          ("duration",)),
+    _tool(
+        "App",
+        "Launch an application by its Start Menu name, switch to a window, or resize one.",
+        {"mode": {"type": "string", "enum": ["launch", "switch", "resize"], "default": "launch"},
+         "name": {"type": "string"},
+         "window_loc": {"type": "array", "items": {"type": "integer"}},
+         "window_size": {"type": "array", "items": {"type": "integer"}}},
+    ),
+    _tool(
+        "PowerShell",
+        "Run a PowerShell command with the user's rights. Needs the user's confirmation.",
+        {"command": {"type": "string"}, "timeout": {"type": "integer", "default": 30}},
+        ("command",),
+    ),
+    _tool("Scrape", "Fetch a web page and return its content as text.",
+          {"url": {"type": "string"}}, ("url",)),
+)
+
+TOOL_EXECUTORS: Final[dict[str, str]] = {
+    **{tool["name"]: "api" for tool in API_TOOLS},
+    **{tool["name"]: "client" for tool in VOICE_TOOLS},
+    **{tool["name"]: "desktop" for tool in DESKTOP_TOOLS},
+}
+
+
+def session_tools() -> list[dict[str, Any]]:
+    """The whole catalogue a realtime session is minted with (fresh copies)."""
+    import copy
+
+    return copy.deepcopy([*API_TOOLS, *DESKTOP_TOOLS, *VOICE_TOOLS])

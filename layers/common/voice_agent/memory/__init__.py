@@ -1,0 +1,1 @@
+"""Long-term memory engine: embedding, vector storage, retrieval and the memory service."""

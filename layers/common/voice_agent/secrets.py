@@ -1,0 +1,37 @@
+"""API keys: from the environment locally, from Secrets Manager on AWS (cached, never logged)."""
+
+from __future__ import annotations
+
+import os
+
+from voice_agent.errors import ConfigError, ServiceUnavailable
+
+SECRET_CACHE_S = 300  # a rotated key is picked up within five minutes
+
+
+def get_api_key(name: str) -> str:
+    """Return the key named ``name`` (e.g. ``OPENAI_API_KEY``).
+
+    Order: the variable itself, then the secret named by ``<name>_SECRET`` (a Secrets Manager
+    name or ARN, read through Powertools with caching). Neither set → :class:`ConfigError`
+    with the seed's message ``"<name> is not set"``.
+    """
+    direct = os.environ.get(name)
+    if direct:
+        return direct
+    secret_id = os.environ.get(f"{name}_SECRET")
+    if not secret_id:
+        raise ConfigError(f"{name} is not set")
+    from aws_lambda_powertools.utilities import parameters
+
+    try:
+        value = parameters.get_secret(secret_id, max_age=SECRET_CACHE_S)
+    except parameters.exceptions.GetParameterError as exc:
+        # The message of the underlying error may name the secret; it never holds its value.
+        raise ServiceUnavailable(f"{name} could not be read from Secrets Manager") from exc
+    if isinstance(value, bytes):
+        value = value.decode()
+    value = str(value).strip()
+    if not value:
+        raise ConfigError(f"{name} is not set")
+    return value

@@ -1,0 +1,97 @@
+"""Settings read from the environment, lazily (never at import) so tests and the local runner
+can set the environment first. Secrets are not here: see :mod:`voice_agent.secrets`."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, Field, field_validator
+
+from voice_agent import catalogue
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+class Settings(BaseModel):
+    """Every environment variable the backend reads, with its default."""
+
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_timeout_s: float = Field(8.0, gt=0, le=10)
+    tavily_base_url: str = "https://api.tavily.com"
+    tavily_timeout_s: float = Field(8.0, gt=0, le=10)
+    memory_table: str | None = None
+    memory_queue_url: str | None = None
+    embeddings: str | None = None
+    embedding_model_id: str = "amazon.titan-embed-text-v2:0"
+    embedding_dimensions: int = 1024
+    memory_llm: str = "none"
+    transcription_model: str = catalogue.DEFAULT_TRANSCRIPTION_MODEL
+    session_ttl_s: int = Field(600, ge=10, le=7200)
+    session_rate_limit: int = Field(20, ge=0)
+    session_rate_window_s: int = Field(600, ge=1)
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_cookie_name: str = "access_token"
+    local_data_dir: str | None = None
+
+    @field_validator("transcription_model")
+    @classmethod
+    def _known_transcription_model(cls, value: str) -> str:
+        if value not in catalogue.TRANSCRIPTION_MODELS:
+            allowed = ", ".join(catalogue.TRANSCRIPTION_MODELS)
+            raise ValueError(f"TRANSCRIPTION_MODEL must be one of: {allowed}")
+        return value
+
+    @field_validator("embedding_dimensions")
+    @classmethod
+    def _titan_dimensions(cls, value: int) -> int:
+        if value not in (256, 512, 1024):
+            raise ValueError("EMBEDDING_DIMENSIONS must be 256, 512 or 1024")
+        return value
+
+    @property
+    def realtime_websocket_base(self) -> str:
+        """The realtime WebSocket URL derived from OPENAI_BASE_URL (https → wss, http → ws)."""
+        base = self.openai_base_url.rstrip("/")
+        if base.startswith("https://"):
+            return "wss://" + base[len("https://"):] + "/realtime"
+        if base.startswith("http://"):
+            return "ws://" + base[len("http://"):] + "/realtime"
+        return base + "/realtime"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Build the settings once per process from the environment."""
+    values = {
+        "openai_base_url": _env("OPENAI_BASE_URL"),
+        "openai_timeout_s": _env("OPENAI_TIMEOUT_S"),
+        "tavily_base_url": _env("TAVILY_BASE_URL"),
+        "tavily_timeout_s": _env("TAVILY_TIMEOUT_S"),
+        "memory_table": _env("MEMORY_TABLE"),
+        "memory_queue_url": _env("MEMORY_QUEUE_URL"),
+        "embeddings": _env("EMBEDDINGS"),
+        "embedding_model_id": _env("EMBEDDING_MODEL_ID"),
+        "embedding_dimensions": _env("EMBEDDING_DIMENSIONS"),
+        "memory_llm": _env("MEMORY_LLM"),
+        "transcription_model": _env("TRANSCRIPTION_MODEL"),
+        "session_ttl_s": _env("SESSION_TTL_SECONDS"),
+        "session_rate_limit": _env("SESSION_RATE_LIMIT"),
+        "session_rate_window_s": _env("SESSION_RATE_WINDOW_SECONDS"),
+        "jwt_issuer": _env("JWT_ISSUER"),
+        "jwt_audience": _env("JWT_AUDIENCE"),
+        "jwt_jwks_url": _env("JWT_JWKS_URL"),
+        "jwt_cookie_name": _env("JWT_COOKIE_NAME"),
+        "local_data_dir": _env("VOICE_AGENT_DATA_DIR"),
+    }
+    return Settings(**{k: v for k, v in values.items() if v is not None})
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests and the local runner change the environment)."""
+    get_settings.cache_clear()
