@@ -8,6 +8,7 @@ without details (the details go to the log, with the correlation id).
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,9 @@ from voice_agent.errors import ApiError
 
 SERVICE = "voice-agent"
 MAX_BODY_BYTES = 64 * 1024  # largest legitimate body is a few memory messages
+
+# Routes that publish no metric (health, lists) are normal, not worth a warning per request.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace="VoiceAgent", service=SERVICE)
@@ -45,7 +49,7 @@ def describe_validation_errors(errors: list[Any] | tuple[Any, ...]) -> str:
         field = ".".join(loc) or "body"
         if error.get("type") == "json_invalid":
             return "body: invalid JSON"
-        message = error.get("msg", "invalid value")
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
         parts.append(f"{field}: {message}")
     return "; ".join(parts) or "invalid request"
 

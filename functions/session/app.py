@@ -1,0 +1,30 @@
+"""Session function: mints realtime sessions, lists the allowed options, answers health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from voice_agent.api import caller_id, lambda_entry, make_resolver
+from voice_agent.session.minting import session_options
+from voice_agent.session.models import SessionOptions, SessionRequest, SessionResponse
+from voice_agent.session.service import create_session
+
+app = make_resolver()
+
+
+@app.get("/api/health")
+def health() -> dict[str, Any]:
+    return {"status": "ok"}
+
+
+@app.get("/api/voice-agent/options")
+def options() -> SessionOptions:
+    return session_options()
+
+
+@app.post("/api/voice-agent")
+def voice_agent(body: SessionRequest | None = None) -> SessionResponse:
+    return create_session(caller_id(app), body or SessionRequest())
+
+
+lambda_handler = lambda_entry(app)

@@ -1,0 +1,1 @@
+"""Web search through Tavily, compacted for speech."""

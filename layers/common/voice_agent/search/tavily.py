@@ -1,0 +1,90 @@
+"""Tavily adapter and the speech compaction of its results."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+import httpx
+
+from voice_agent.errors import UpstreamError, UpstreamTimeout
+from voice_agent.search.models import SearchRequest, SearchResponse, SearchResult
+
+SNIPPET_CHARS = 280  # about 15 seconds of speech per source
+ANSWER_CHARS = 600
+
+
+class WebSearch(Protocol):
+    def search(self, query: str, max_results: int) -> dict[str, Any]: ...
+
+
+class TavilyClient:
+    """``POST {TAVILY_BASE_URL}/search`` with httpx and a bounded timeout."""
+
+    def __init__(self, base_url: str, api_key: str, timeout_s: float) -> None:
+        self._url = base_url.rstrip("/") + "/search"
+        self._api_key = api_key
+        self._timeout = httpx.Timeout(timeout_s, connect=min(3.0, timeout_s))
+
+    def search(self, query: str, max_results: int) -> dict[str, Any]:
+        body = {"query": query, "max_results": max_results, "include_answer": True,
+                "search_depth": "basic"}
+        try:
+            response = httpx.post(self._url, json=body, timeout=self._timeout,
+                                  headers={"Authorization": f"Bearer {self._api_key}"})
+        except httpx.TimeoutException as exc:
+            raise UpstreamTimeout("Tavily API timeout") from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamTimeout("Tavily API unreachable") from exc
+        if not response.is_success:
+            raise UpstreamError(f"Tavily API error: {response.status_code}")
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise UpstreamError("Tavily API error: invalid response") from exc
+        if not isinstance(data, dict):
+            raise UpstreamError("Tavily API error: invalid response")
+        return data
+
+
+_MARKUP = re.compile(r"[#*_`>|\[\]]+|\s+")
+
+
+def speakable(text: str, limit: int) -> str:
+    """Strip markdown-ish noise and cut at a sentence (or word) boundary within ``limit``."""
+    text = _MARKUP.sub(" ", text or "").strip()
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    sentence_end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
+    if sentence_end >= limit // 2:
+        return cut[: sentence_end + 1]
+    return cut.rsplit(" ", 1)[0] + "…"
+
+
+def site_name(url: str) -> str:
+    host = urlparse(url).hostname or ""
+    return host.removeprefix("www.")
+
+
+def compact_results(request: SearchRequest, raw: dict[str, Any]) -> SearchResponse:
+    """Answer plus a few short snippets with their source names, best first."""
+    results = []
+    for item in raw.get("results") or []:
+        if not isinstance(item, dict) or not item.get("url"):
+            continue
+        results.append(SearchResult(
+            title=speakable(str(item.get("title") or ""), 120),
+            url=str(item["url"]),
+            source=site_name(str(item["url"])),
+            content=speakable(str(item.get("content") or ""), SNIPPET_CHARS),
+            score=float(item.get("score") or 0.0),
+        ))
+    results.sort(key=lambda r: r.score, reverse=True)
+    answer = raw.get("answer")
+    return SearchResponse(
+        query=request.query,
+        answer=speakable(answer, ANSWER_CHARS) if isinstance(answer, str) and answer else None,
+        results=results[: request.max_results],
+    )

@@ -1,0 +1,1 @@
+"""Minting short-lived OpenAI Realtime sessions for a signed-in user."""
