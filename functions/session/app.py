@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from voice_agent.api import caller_id, lambda_entry, make_resolver
+from voice_agent.api import caller_id, lambda_entry, make_resolver, metrics
 from voice_agent.session.minting import session_options
 from voice_agent.session.models import SessionOptions, SessionRequest, SessionResponse
 from voice_agent.session.service import create_session
@@ -24,7 +24,9 @@ def options() -> SessionOptions:
 
 @app.post("/api/voice-agent")
 def voice_agent(body: SessionRequest | None = None) -> SessionResponse:
-    return create_session(caller_id(app), body or SessionRequest())
+    session = create_session(caller_id(app), body or SessionRequest())
+    metrics.add_metric(name="SessionsMinted", unit="Count", value=1)
+    return session
 
 
 lambda_handler = lambda_entry(app)

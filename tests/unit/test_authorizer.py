@@ -1,0 +1,184 @@
+"""The JWT authorizer: every accepted and every rejected case, through the real handler."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+import jwt
+import pytest
+
+from tests.conftest import AUDIENCE, ISSUER, JwtKit, LambdaContext, load_function_module
+from voice_agent import auth
+
+
+def authorizer_event(headers: dict[str, str] | None = None,
+                     cookies: list[str] | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "version": "2.0", "type": "REQUEST",
+        "routeArn": "arn:aws:execute-api:us-east-1:000000000000:api/$default/POST/api/memory",
+        "identitySource": [], "routeKey": "POST /api/memory", "rawPath": "/api/memory",
+        "rawQueryString": "", "headers": headers or {},
+        "requestContext": {"http": {"method": "POST", "path": "/api/memory"}},
+    }
+    if cookies is not None:
+        event["cookies"] = cookies
+    return event
+
+
+def authorize(headers=None, cookies=None) -> dict[str, Any]:
+    result = load_function_module("authorizer").lambda_handler(
+        authorizer_event(headers, cookies), LambdaContext())
+    assert isinstance(result, dict) and isinstance(result["isAuthorized"], bool)
+    return result
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def test_valid_rs256_header_token_is_allowed_with_sub_in_context(jwt_kit: JwtKit):
+    result = authorize(bearer(jwt_kit.token("alice")))
+    assert result == {"isAuthorized": True, "context": {"sub": "alice"}}
+
+
+def test_valid_es256_token_is_allowed(jwt_kit: JwtKit):
+    assert authorize(bearer(jwt_kit.token("bob", alg="ES256")))["isAuthorized"] is True
+
+
+def test_valid_cookie_token_is_allowed(jwt_kit: JwtKit):
+    cookies = ["theme=dark", f"access_token={jwt_kit.token('carol')}"]
+    assert authorize(cookies=cookies)["context"] == {"sub": "carol"}
+
+
+def test_cookie_name_is_configurable(jwt_kit: JwtKit, monkeypatch):
+    monkeypatch.setenv("JWT_COOKIE_NAME", "session")
+    assert authorize(cookies=[f"session={jwt_kit.token('dan')}"])["isAuthorized"] is True
+    assert authorize(cookies=[f"access_token={jwt_kit.token('dan')}"])["isAuthorized"] is False
+
+
+def test_missing_credentials_are_denied_as_missing(jwt_kit: JwtKit):
+    result = authorize()
+    assert result["isAuthorized"] is False
+    assert result["context"]["missing"] is True
+
+
+def test_bad_header_does_not_fall_back_to_a_valid_cookie(jwt_kit: JwtKit):
+    result = authorize({"authorization": "Bearer garbage"},
+                       [f"access_token={jwt_kit.token('eve')}"])
+    assert result["isAuthorized"] is False
+
+
+def _forge(kit: JwtKit, case: str) -> str:
+    now = int(time.time())
+    if case == "expired":
+        return kit.token(exp=now - 120)
+    if case == "not_yet_valid":
+        return kit.token(nbf=now + 600)
+    if case == "wrong_issuer":
+        return kit.token(iss="https://evil.test")
+    if case == "wrong_audience":
+        return kit.token(aud="someone-else")
+    if case == "no_exp":
+        return kit.token(exp=None)
+    if case == "no_sub":
+        return kit.token(sub=None)  # type: ignore[arg-type]
+    if case == "empty_sub":
+        return kit.token(sub="")
+    if case == "unknown_kid":
+        return kit.token(kid="nope")
+    if case == "no_kid":
+        claims = kit.claims()
+        return jwt.encode(claims, kit.rsa_key, algorithm="RS256")
+    if case == "alg_none":
+        return f"{b64({'alg': 'none', 'kid': 'rsa-1'})}.{b64(kit.claims())}."
+    if case == "hs256_key_confusion":
+        # Sign with the RSA public key's PEM as an HMAC secret: classic confusion attack.
+        from cryptography.hazmat.primitives import serialization
+
+        pem = kit.rsa_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        import hashlib
+        import hmac
+
+        signing_input = f"{b64({'alg': 'HS256', 'kid': 'rsa-1', 'typ': 'JWT'})}.{b64(kit.claims())}"
+        signature = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()
+        return signing_input + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+    if case == "es256_with_rsa_kid":
+        return kit.token(alg="ES256", kid="rsa-1")
+    if case == "rs256_with_ec_kid":
+        return kit.token(alg="RS256", kid="ec-1")
+    if case == "tampered_payload":
+        header, _payload, signature = kit.token("alice").split(".")
+        return f"{header}.{b64(kit.claims('mallory'))}.{signature}"
+    if case == "stripped_signature":
+        header, payload, _signature = kit.token().split(".")
+        return f"{header}.{payload}."
+    if case == "unknown_crit":
+        return kit.token(headers={"crit": ["exp-magic"], "exp-magic": 1})
+    if case == "oversized":
+        return kit.token(padding="x" * 9000)
+    if case == "garbage":
+        return "not.a.jwt"
+    if case == "ps256":
+        return kit.token(alg="PS256")
+    raise AssertionError(case)
+
+
+ATTACKS = ["expired", "not_yet_valid", "wrong_issuer", "wrong_audience", "no_exp", "no_sub",
+           "empty_sub", "unknown_kid", "no_kid", "alg_none", "hs256_key_confusion",
+           "es256_with_rsa_kid", "rs256_with_ec_kid", "tampered_payload",
+           "stripped_signature", "unknown_crit", "oversized", "garbage", "ps256"]
+
+
+@pytest.mark.parametrize("case", ATTACKS)
+def test_invalid_token_is_denied(jwt_kit: JwtKit, case: str):
+    token = _forge(jwt_kit, case)
+    assert authorize(bearer(token))["isAuthorized"] is False
+    assert authorize(cookies=[f"access_token={token}"])["isAuthorized"] is False
+
+
+def test_small_clock_skew_is_tolerated(jwt_kit: JwtKit):
+    now = int(time.time())
+    assert authorize(bearer(jwt_kit.token(nbf=now + 10)))["isAuthorized"] is True
+
+
+def test_unconfigured_authorizer_denies_instead_of_crashing(_jwt_keys: JwtKit):
+    assert authorize(bearer(_jwt_keys.token()))["isAuthorized"] is False
+
+
+def test_unreachable_jwks_denies(jwt_kit: JwtKit, monkeypatch):
+    monkeypatch.setenv("JWT_JWKS_URL", "http://127.0.0.1:9/jwks.json")
+    assert authorize(bearer(jwt_kit.token()))["isAuthorized"] is False
+
+
+def test_unknown_kid_refreshes_jwks_at_most_once_a_minute(jwt_kit: JwtKit):
+    clock = [1000.0]
+    cache = auth.JwksCache(jwt_kit.jwks_url, clock=lambda: clock[0])
+    loads = []
+    original = cache._load
+
+    def counting_load():
+        loads.append(clock[0])
+        return original()
+
+    cache._load = counting_load  # type: ignore[method-assign]
+    assert cache.get("rsa-1") is not None
+    for _ in range(20):
+        assert cache.get("rotated-later") is None
+    assert len(loads) == 1
+    clock[0] += auth.JWKS_MIN_REFRESH_INTERVAL_S
+    cache.get("rotated-later")
+    assert len(loads) == 2
+
+
+def test_verify_token_reports_identity(jwt_kit: JwtKit):
+    identity = auth.verify_token(jwt_kit.token("zoe"), jwks=auth.jwks_cache(jwt_kit.jwks_url),
+                                 issuer=ISSUER, audience=AUDIENCE)
+    assert identity.sub == "zoe"

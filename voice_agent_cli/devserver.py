@@ -1,0 +1,240 @@
+"""``voice-agent dev``: the whole API on one local port, with the same handlers as on AWS.
+
+Each HTTP request is matched to a route of ``template.yaml``, the authorizer runs first on a
+payload-2.0 REQUEST event (as API Gateway runs it), and its context is passed to the route's
+``lambda_handler`` in a payload-2.0 proxy event. Memory extraction jobs run in-process through
+the worker's handler with SQS-shaped events, unless ``MEMORY_QUEUE_URL`` names a real queue.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from voice_agent_cli.devauth import DEV_AUDIENCE, DEV_ISSUER, DevIssuer
+from voice_agent_cli.events import (
+    HttpRequest,
+    RouteMatcher,
+    authorizer_event,
+    proxy_event,
+    sqs_event,
+)
+from voice_agent_cli.lambda_context import LocalLambdaContext
+from voice_agent_cli.template import FunctionSpec, SamApp, load_handler, load_sam_app
+
+log = logging.getLogger("voice_agent.dev")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WEB_DIR = REPO_ROOT / "web"
+OPENAPI_FILE = REPO_ROOT / "openapi.json"
+
+
+@dataclass
+class LocalFunction:
+    """One deployed function: its handler, and a lock because a Lambda instance runs one
+    event at a time (Powertools resolvers keep the current event on the instance)."""
+
+    spec: FunctionSpec
+    handler: Any
+    lock: threading.Lock
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        with self.lock:
+            context = LocalLambdaContext(function_name=self.spec.logical_id)
+            return self.handler(event, context)
+
+
+def configure_environment(data_dir: Path) -> DevIssuer | None:
+    """Fill in the embedded defaults; explicit environment variables always win.
+
+    Returns the dev issuer when the dev JWT setup is used (no ``JWT_*`` configured).
+    """
+    os.environ.setdefault("VOICE_AGENT_DATA_DIR", str(data_dir))
+    os.environ.setdefault("EMBEDDINGS", "local")
+    os.environ.setdefault("MEMORY_LLM", "none")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    issuer = None
+    if not any(os.environ.get(k) for k in ("JWT_ISSUER", "JWT_AUDIENCE", "JWT_JWKS_URL")):
+        issuer = DevIssuer(data_dir)
+        os.environ["JWT_ISSUER"] = DEV_ISSUER
+        os.environ["JWT_AUDIENCE"] = DEV_AUDIENCE
+        os.environ["JWT_JWKS_URL"] = issuer.jwks_url
+    from voice_agent.settings import reset_settings
+
+    reset_settings()
+    return issuer
+
+
+def _lambda_response(result: Any) -> Response:
+    """Turn a payload-2.0 handler result into an HTTP response, as API Gateway does."""
+    if not isinstance(result, dict) or "statusCode" not in result:
+        # Payload 2.0 lets a handler return a bare JSON value: API Gateway sends it as 200.
+        return JSONResponse(result)
+    body = result.get("body") or ""
+    raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+    headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+    response = Response(raw, status_code=int(result["statusCode"]), headers=headers)
+    for cookie in result.get("cookies") or []:
+        response.headers.append("set-cookie", cookie)
+    return response
+
+
+class LocalApi:
+    """The API Gateway stand-in: routing, authorizer, integration, job dispatch."""
+
+    def __init__(self, sam: SamApp) -> None:
+        self.sam = sam
+        self._functions: dict[str, LocalFunction] = {}
+        self._matchers = sorted(
+            ((RouteMatcher.of(r.method, r.path), r) for r in sam.routes),
+            key=lambda pair: -pair[0].literal_segments,
+        )
+        self._jobs = ThreadPoolExecutor(max_workers=2, thread_name_prefix="memory-worker")
+
+    def function(self, logical_id: str) -> LocalFunction:
+        found = self._functions.get(logical_id)
+        if found is None:
+            spec = self.sam.functions[logical_id]
+            found = LocalFunction(spec, load_handler(spec), threading.Lock())
+            self._functions[logical_id] = found
+        return found
+
+    def enable_in_process_jobs(self) -> None:
+        """Run memory jobs through the worker handler unless a real queue is configured."""
+        if os.environ.get("MEMORY_QUEUE_URL"):
+            return
+        worker_id = next((fid for fid in self.sam.functions if "Worker" in fid), None)
+        if worker_id is None:
+            return
+        from voice_agent.memory import jobs
+
+        def dispatch(message: dict[str, Any]) -> None:
+            event = sqs_event([json.dumps(message)])
+            self._jobs.submit(self._run_worker, worker_id, event)
+
+        jobs.set_local_dispatcher(dispatch)
+
+    def _run_worker(self, worker_id: str, event: dict[str, Any]) -> None:
+        try:
+            result = self.function(worker_id).invoke(event)
+            failures = (result or {}).get("batchItemFailures") if isinstance(result, dict) else None
+            if failures:
+                log.warning("memory job failed: %s", failures)
+        except Exception:
+            log.exception("memory worker crashed")
+
+    def close(self) -> None:
+        self._jobs.shutdown(wait=True, cancel_futures=False)
+
+    async def handle(self, request: Request) -> Response:
+        path = request.url.path
+        for matcher, route in self._matchers:
+            params = matcher.match(request.method, path)
+            if params is None:
+                continue
+            http = HttpRequest(
+                method=request.method, path=path, query_string=request.url.query,
+                headers=request.headers.items(), body=await request.body(),
+                source_ip=request.client.host if request.client else "127.0.0.1",
+                host=request.headers.get("host", "localhost"),
+            )
+            route_key = f"{route.method} {route.path}"
+            context: dict[str, Any] | None = None
+            if route.authorized and self.sam.authorizer_id:
+                decision = await run_in_threadpool(
+                    self.function(self.sam.authorizer_id).invoke,
+                    authorizer_event(http, route_key, params))
+                if not isinstance(decision, dict) or decision.get("isAuthorized") is not True:
+                    # On AWS a denial is a 403 with no detail; locally we answer 401 as the API
+                    # contract states for missing or invalid credentials (see README).
+                    reason = (decision or {}).get("context", {}).get("reason", "unauthorized")
+                    return JSONResponse({"error": f"unauthorized: {reason}"}, status_code=401)
+                context = decision.get("context") or {}
+            event = proxy_event(http, route_key, params, context)
+            result = await run_in_threadpool(self.function(route.function_id).invoke, event)
+            return _lambda_response(result)
+        return JSONResponse({"error": "not found"}, status_code=404)
+
+
+def create_app(data_dir: Path, template_path: Path | None = None) -> Starlette:
+    """Build the local API + web client app (the environment is configured first)."""
+    issuer = configure_environment(data_dir)
+    sam = load_sam_app(template_path)
+    api = LocalApi(sam)
+    api.enable_in_process_jobs()
+
+    async def openapi(_request: Request) -> Response:
+        return Response(OPENAPI_FILE.read_bytes(), media_type="application/json")
+
+    async def dev_token(request: Request) -> Response:
+        if issuer is None:
+            return JSONResponse({"error": "dev sign-in is off: JWT_* are configured"},
+                                status_code=404)
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        user = body.get("user") if isinstance(body, dict) else None
+        if not isinstance(user, str) or not user.strip() or len(user) > 128:
+            return JSONResponse({"error": "user: a non-empty string (≤ 128 chars) is required"},
+                                status_code=422)
+        return JSONResponse({"token": issuer.issue(user.strip())})
+
+    async def jwks(_request: Request) -> Response:
+        if issuer is None:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        return JSONResponse(issuer.jwks)
+
+    routes: list[Any] = [
+        Route("/api/openapi.json", openapi, methods=["GET"]),
+        Route("/dev/token", dev_token, methods=["POST"]),
+        Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+        Route("/api/{rest:path}", api.handle,
+              methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]),
+    ]
+    if (WEB_DIR / "index.html").exists():
+        routes.append(Mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web"))
+    else:
+        routes.append(Route("/", _placeholder_page, methods=["GET"]))
+        routes.append(Route("/docs", lambda _r: RedirectResponse("/api/openapi.json")))
+    app = Starlette(routes=routes, on_shutdown=[api.close])
+    app.state.api = api
+    app.state.issuer = issuer
+    return app
+
+
+async def _placeholder_page(_request: Request) -> Response:
+    return HTMLResponse(
+        "<!doctype html><title>voice-agent dev</title><h1>voice-agent dev server</h1>"
+        "<p>The API runs here with the same handlers and authorizer as on AWS. "
+        "See the <a href='/api/openapi.json'>OpenAPI document</a>.</p>")
+
+
+def run_dev(host: str, port: int, data_dir: Path) -> int:
+    """Serve until interrupted."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app = create_app(data_dir)
+    print(f"voice-agent dev: http://{host}:{port}/  (API under /api, data in {data_dir})",
+          flush=True)
+    if app.state.issuer is not None:
+        print("sign in: `voice-agent token --user YOU` or the web page's dev sign-in",
+              flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+    return 0
