@@ -45,7 +45,9 @@ def describe_validation_errors(errors: list[Any] | tuple[Any, ...]) -> str:
     """Turn pydantic/Powertools validation errors into one line naming each field."""
     parts = []
     for error in errors:
-        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path")]
+        loc = [str(part) for part in error.get("loc", ())]
+        if loc and loc[0] in ("body", "query", "path", "header"):
+            loc = loc[1:]  # where the value came from; the field name is what helps
         field = ".".join(loc) or "body"
         if error.get("type") == "json_invalid":
             return "body: invalid JSON"

@@ -48,12 +48,13 @@ class TavilyClient:
         return data
 
 
-_MARKUP = re.compile(r"[#*_`>|\[\]]+|\s+")
+_MARKUP = re.compile(r"[#*_`>|\[\]]+")
+_SPACES = re.compile(r"\s+")
 
 
 def speakable(text: str, limit: int) -> str:
     """Strip markdown-ish noise and cut at a sentence (or word) boundary within ``limit``."""
-    text = _MARKUP.sub(" ", text or "").strip()
+    text = _SPACES.sub(" ", _MARKUP.sub("", text or "")).strip()
     if len(text) <= limit:
         return text
     cut = text[:limit]
