@@ -1,0 +1,59 @@
+"""Memory API: search, add, list, delete, history and job status of the caller's memories."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from voice_agent.api import caller_id, lambda_entry, make_resolver
+from voice_agent.memory import service
+from voice_agent.memory.models import (
+    AddMemoryRequest,
+    AddMemoryResponse,
+    HistoryResponse,
+    JobResponse,
+    ListMemoriesResponse,
+    QueuedResponse,
+    SearchMemoriesRequest,
+    SearchMemoriesResponse,
+)
+
+app = make_resolver()
+
+
+@app.post("/api/memory/search")
+def search(body: SearchMemoriesRequest) -> SearchMemoriesResponse:
+    return service.search_memories(caller_id(app), body, service.memory_deps())
+
+
+@app.post("/api/memory")
+def add(body: AddMemoryRequest) -> Response[AddMemoryResponse | QueuedResponse]:
+    result = service.add_memories(caller_id(app), body, service.memory_deps())
+    status = 202 if isinstance(result, QueuedResponse) else 201
+    return Response(status, "application/json", result)
+
+
+@app.get("/api/memory")
+def list_all(limit: Annotated[int, Query(ge=1, le=100)] = 20,
+             cursor: Annotated[str | None, Query(max_length=512)] = None) -> ListMemoriesResponse:
+    return service.list_memories(caller_id(app), limit, cursor, service.memory_deps())
+
+
+@app.get("/api/memory/jobs/<job_id>")
+def job(job_id: str) -> JobResponse:
+    return service.job_status(caller_id(app), job_id, service.memory_deps())
+
+
+@app.get("/api/memory/<memory_id>/history")
+def history(memory_id: str) -> HistoryResponse:
+    return service.memory_history(caller_id(app), memory_id, service.memory_deps())
+
+
+@app.delete("/api/memory/<memory_id>")
+def delete(memory_id: str) -> Response[None]:
+    service.delete_memory(caller_id(app), memory_id, service.memory_deps())
+    return Response(204)
+
+
+lambda_handler = lambda_entry(app)

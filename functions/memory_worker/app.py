@@ -1,0 +1,31 @@
+"""Memory worker: runs add jobs from SQS (extraction, update decisions, storage).
+
+Failed messages are reported as partial batch failures, so SQS retries only those and moves
+them to the dead-letter queue after the configured receive count.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from voice_agent.api import logger
+from voice_agent.memory import service
+from voice_agent.memory.models import JobMessage
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord) -> None:
+    # The user id in the message was put there by the memory function from the verified JWT.
+    message = JobMessage.model_validate_json(record.body)
+    service.run_job(message, service.memory_deps())
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler,
+                                    processor=processor, context=context)

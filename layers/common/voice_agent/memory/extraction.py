@@ -1,0 +1,340 @@
+"""LLM fact extraction and update decisions, over Bedrock Converse or OpenAI chat completions.
+
+``MEMORY_LLM`` picks the model: ``none`` (default: no LLM, user messages are stored
+verbatim), ``bedrock:<model-id>`` (Converse API with a forced tool) or ``openai:<model>``
+(chat completions with a forced function tool, through ``OPENAI_BASE_URL``).
+
+Every answer is validated with pydantic. A malformed answer is asked again once; a second
+malformed answer raises `ExtractionFailed` and nothing is stored (the job fails and SQS
+retries it, then moves it to the dead-letter queue).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Annotated, Any, Literal, Protocol
+
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from voice_agent.errors import ConfigError
+from voice_agent.memory.models import MAX_MEMORY_CHARS
+from voice_agent.memory.prompts import (
+    DECISIONS_SYSTEM,
+    DECISIONS_TOOL,
+    FACTS_SYSTEM,
+    FACTS_TOOL,
+    ToolSpec,
+    decisions_prompt,
+    facts_prompt,
+)
+
+__all__ = [
+    "DEFAULT_BEDROCK_MODEL",
+    "BedrockConverseLLM",
+    "Decision",
+    "ExtractionFailed",
+    "LLMUnavailable",
+    "MalformedOutput",
+    "OpenAIChatLLM",
+    "ToolLLM",
+    "decide_updates",
+    "extract_facts",
+    "make_llm",
+]
+
+logger = logging.getLogger(__name__)
+
+# The smallest current Bedrock model with Converse tool use (the template's default too);
+# override with MEMORY_LLM=bedrock:<model-id> or MEMORY_LLM_MODEL_ID.
+DEFAULT_BEDROCK_MODEL = "amazon.nova-micro-v1:0"
+# Per call. The worker's Lambda timeout (60 s) must hold two phases with one retry each.
+LLM_TIMEOUT_S = 12.0
+MAX_FACTS = 20
+
+
+class LLMUnavailable(Exception):
+    """The LLM could not be reached, timed out, throttled or answered an error."""
+
+
+class MalformedOutput(Exception):
+    """The LLM answered without the expected tool call or with invalid arguments."""
+
+
+class ExtractionFailed(Exception):
+    """Extraction gave up (malformed twice, or the LLM unavailable); nothing was stored."""
+
+
+class ToolLLM(Protocol):
+    """A chat model that answers by calling one given tool."""
+
+    @property
+    def id(self) -> str:
+        """``provider:model`` (logged with every job)."""
+        ...
+
+    def call_tool(self, system: str, user: str, tool: ToolSpec) -> dict[str, Any]:
+        """Asks the model and returns the arguments of its forced tool call.
+
+        Raises:
+            LLMUnavailable: Transport error, timeout, throttling or an error status.
+            MalformedOutput: No tool call, or arguments that are not a JSON object.
+        """
+        ...
+
+
+# --- providers ------------------------------------------------------------------------------
+
+
+class BedrockConverseLLM:
+    """Bedrock Converse API with a tool definition and ``toolChoice`` forcing that tool."""
+
+    def __init__(self, model_id: str, client: Any | None = None,
+                 timeout_s: float = LLM_TIMEOUT_S) -> None:
+        """Creates the adapter.
+
+        Args:
+            model_id: Bedrock model or inference profile id.
+            client: A ``bedrock-runtime`` client; by default one with bounded timeouts whose
+                endpoint honours ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``.
+            timeout_s: Read timeout of one call.
+        """
+        self.model_id = model_id
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+            client = boto3.client(
+                "bedrock-runtime", region_name=region or "us-east-1",
+                # No hidden retries: `_ask` and SQS own the retry budget.
+                config=Config(connect_timeout=3, read_timeout=timeout_s,
+                              retries={"total_max_attempts": 1, "mode": "standard"}),
+            )
+        self._client = client
+
+    @property
+    def id(self) -> str:
+        """``bedrock:<model id>``."""
+        return f"bedrock:{self.model_id}"
+
+    def call_tool(self, system: str, user: str, tool: ToolSpec) -> dict[str, Any]:
+        """See `ToolLLM.call_tool`."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = self._client.converse(
+                modelId=self.model_id,
+                system=[{"text": system}],
+                messages=[{"role": "user", "content": [{"text": user}]}],
+                toolConfig={
+                    "tools": [{"toolSpec": {"name": tool.name, "description": tool.description,
+                                            "inputSchema": {"json": tool.parameters}}}],
+                    "toolChoice": {"tool": {"name": tool.name}},
+                },
+                inferenceConfig={"maxTokens": 1024, "temperature": 0},
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "error")
+            raise LLMUnavailable(f"Bedrock {self.model_id}: {code}") from error
+        except BotoCoreError as error:
+            raise LLMUnavailable(f"Bedrock {self.model_id}: {type(error).__name__}") from error
+        try:
+            content = response["output"]["message"]["content"]
+        except (KeyError, TypeError) as error:
+            raise MalformedOutput("Converse answer without a message") from error
+        for block in content or []:
+            use = block.get("toolUse") if isinstance(block, dict) else None
+            if use and use.get("name") == tool.name:
+                arguments = use.get("input")
+                if isinstance(arguments, dict):
+                    return arguments
+                raise MalformedOutput("tool input is not an object")
+        raise MalformedOutput(f"no {tool.name} tool call in the answer")
+
+
+class OpenAIChatLLM:
+    """OpenAI chat completions with a forced function tool (any compatible endpoint)."""
+
+    def __init__(self, model: str, base_url: str, api_key: str,
+                 timeout_s: float = LLM_TIMEOUT_S) -> None:
+        """Creates the adapter.
+
+        Args:
+            model: Chat model name, e.g. ``gpt-4.1-mini``.
+            base_url: API base, e.g. ``https://api.openai.com/v1`` (``OPENAI_BASE_URL``).
+            api_key: The key (from `voice_agent.secrets.get_api_key`); never logged.
+            timeout_s: Whole-request timeout.
+        """
+        import httpx
+
+        self.model = model
+        self._url = base_url.rstrip("/") + "/chat/completions"
+        self._client = httpx.Client(timeout=timeout_s,
+                                    headers={"Authorization": f"Bearer {api_key}"})
+
+    @property
+    def id(self) -> str:
+        """``openai:<model>``."""
+        return f"openai:{self.model}"
+
+    def call_tool(self, system: str, user: str, tool: ToolSpec) -> dict[str, Any]:
+        """See `ToolLLM.call_tool`."""
+        import httpx
+
+        body = {
+            "model": self.model,
+            "messages": [{"role": "system", "content": system},
+                         {"role": "user", "content": user}],
+            "tools": [{"type": "function", "function": {
+                "name": tool.name, "description": tool.description,
+                "parameters": tool.parameters}}],
+            "tool_choice": {"type": "function", "function": {"name": tool.name}},
+            "temperature": 0,
+        }
+        try:
+            response = self._client.post(self._url, json=body)
+        except httpx.TimeoutException as error:
+            raise LLMUnavailable(f"OpenAI {self.model}: timeout") from error
+        except httpx.HTTPError as error:
+            raise LLMUnavailable(f"OpenAI {self.model}: {type(error).__name__}") from error
+        if response.status_code != 200:
+            raise LLMUnavailable(f"OpenAI API error: {response.status_code}")
+        try:
+            message = response.json()["choices"][0]["message"]
+            calls = message.get("tool_calls") or []
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
+            raise MalformedOutput("chat completion without a message") from error
+        for call in calls:
+            function = call.get("function") or {}
+            if function.get("name") == tool.name:
+                try:
+                    arguments = json.loads(function.get("arguments") or "")
+                except ValueError as error:
+                    raise MalformedOutput("tool arguments are not JSON") from error
+                if isinstance(arguments, dict):
+                    return arguments
+                raise MalformedOutput("tool arguments are not an object")
+        raise MalformedOutput(f"no {tool.name} tool call in the answer")
+
+
+def make_llm(spec: str | None) -> ToolLLM | None:
+    """Builds the LLM named by ``MEMORY_LLM``.
+
+    Args:
+        spec: ``none`` (or empty) → None; ``bedrock:<model-id>``, or ``bedrock`` with the
+            model from ``MEMORY_LLM_MODEL_ID`` (default `DEFAULT_BEDROCK_MODEL`);
+            ``openai:<model>`` (key from ``OPENAI_API_KEY`` or its secret, base URL from
+            ``OPENAI_BASE_URL``).
+
+    Raises:
+        ConfigError: Unknown provider, or the OpenAI key is missing.
+    """
+    value = (spec or "none").strip()
+    provider, _, model = value.partition(":")
+    provider = provider.lower()
+    if provider in ("", "none"):
+        return None
+    if provider == "bedrock":
+        model = (model.strip() or os.environ.get("MEMORY_LLM_MODEL_ID", "").strip()
+                 or DEFAULT_BEDROCK_MODEL)
+        return BedrockConverseLLM(model)
+    if provider == "openai" and model.strip():
+        from voice_agent.secrets import get_api_key
+        from voice_agent.settings import get_settings
+
+        return OpenAIChatLLM(model.strip(), get_settings().openai_base_url,
+                             get_api_key("OPENAI_API_KEY"))
+    raise ConfigError(
+        f"MEMORY_LLM must be none, bedrock:<model-id> or openai:<model>, got {value!r}"
+    )
+
+
+# --- validated phases -----------------------------------------------------------------------
+
+MemoryText = Annotated[str, Field(min_length=1, max_length=MAX_MEMORY_CHARS)]
+
+
+class _Facts(BaseModel):
+    facts: Annotated[list[MemoryText], Field(max_length=MAX_FACTS)]
+
+
+class Decision(BaseModel):
+    """One validated decision of phase 2 (ids are the small integers shown to the model)."""
+
+    fact: int
+    event: Literal["ADD", "UPDATE", "DELETE", "NONE"]
+    memory_id: int | None = None
+    text: MemoryText | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Decision:
+        if self.event in ("UPDATE", "DELETE") and self.memory_id is None:
+            raise ValueError(f"{self.event} needs memory_id")
+        if self.event == "UPDATE" and not (self.text and self.text.strip()):
+            raise ValueError("UPDATE needs text")
+        return self
+
+
+class _Decisions(BaseModel):
+    decisions: list[Decision]
+
+
+def _ask(llm: ToolLLM, system: str, user: str, tool: ToolSpec,
+         validate: Any) -> Any:
+    """Calls the model, validating the answer; one retry on malformed output."""
+    last: Exception | None = None
+    for attempt in (1, 2):
+        try:
+            return validate(llm.call_tool(system, user, tool))
+        except (MalformedOutput, ValidationError, ValueError) as error:
+            last = error
+            logger.warning("malformed %s answer from %s (attempt %d): %s",
+                           tool.name, llm.id, attempt, str(error)[:300])
+        except LLMUnavailable as error:
+            raise ExtractionFailed(str(error)) from error
+    raise ExtractionFailed(f"{llm.id} answered {tool.name} malformed twice") from last
+
+
+def extract_facts(llm: ToolLLM, turns: list[tuple[str, str]]) -> list[str]:
+    """Phase 1: short standalone facts about the user from ``(role, content)`` turns.
+
+    Raises:
+        ExtractionFailed: The model was unavailable or answered malformed twice.
+    """
+    def validate(arguments: dict[str, Any]) -> list[str]:
+        return [fact.strip() for fact in _Facts.model_validate(arguments).facts if fact.strip()]
+
+    facts: list[str] = _ask(llm, FACTS_SYSTEM, facts_prompt(turns), FACTS_TOOL, validate)
+    return facts
+
+
+def decide_updates(llm: ToolLLM, facts: list[str], memories: list[str]) -> list[Decision]:
+    """Phase 2: one decision per fact against existing memories shown with small integer ids.
+
+    Decisions naming an unknown fact or memory number are malformed (asked again once).
+    A fact the model skipped is added (nothing new is lost).
+
+    Raises:
+        ExtractionFailed: The model was unavailable or answered malformed twice.
+    """
+    def validate(arguments: dict[str, Any]) -> list[Decision]:
+        decisions = _Decisions.model_validate(arguments).decisions
+        seen: set[int] = set()
+        for decision in decisions:
+            if not 0 <= decision.fact < len(facts):
+                raise ValueError(f"unknown fact number {decision.fact}")
+            if decision.memory_id is not None and decision.event != "ADD" and not (
+                0 <= decision.memory_id < len(memories)
+            ):
+                raise ValueError(f"unknown memory number {decision.memory_id}")
+            seen.add(decision.fact)
+        missing = [Decision(fact=i, event="ADD", text=facts[i])
+                   for i in range(len(facts)) if i not in seen]
+        return decisions + missing
+
+    result: list[Decision] = _ask(
+        llm, DECISIONS_SYSTEM, decisions_prompt(facts, memories), DECISIONS_TOOL, validate
+    )
+    return result

@@ -1,0 +1,261 @@
+"""The `MemoryStore` port and the records it stores, shared by the DynamoDB and SQLite adapters.
+
+Everything of a user lives under that user's id and every method takes the user id first:
+an adapter never reads or writes across users, which is the isolation boundary of the feature.
+
+Writes go through `MemoryStore.apply`, one `Change` at a time. Each change is atomic: the
+memory, its history entry, the per-user version counter (which invalidates warm search caches)
+and, for the worker, an idempotency marker are written together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+__all__ = [
+    "AddMemory",
+    "AlreadyApplied",
+    "Change",
+    "HistoryRecord",
+    "JobRecord",
+    "MemoryLimitReached",
+    "MemoryRecord",
+    "MemoryStore",
+    "RemoveMemory",
+    "StaleMemory",
+    "StoreUnavailable",
+    "UpdateMemory",
+    "VectorUpdate",
+    "normalise_text",
+    "now_iso",
+    "text_hash",
+]
+
+Event = Literal["ADD", "UPDATE", "DELETE"]
+JobStatus = Literal["queued", "done", "failed"]
+
+JOB_TTL_S = 7 * 24 * 3600  # job records and idempotency markers expire after a week
+
+
+def now_iso() -> str:
+    """Current UTC time as ISO 8601 with microseconds (sorts lexically in time order)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalise_text(text: str) -> str:
+    """Text as compared for exact duplicates: NFKC, case-folded, single spaces, no end dot."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return _SPACES.sub(" ", folded).strip().rstrip(".!").strip()
+
+
+def text_hash(text: str) -> str:
+    """Short stable hash of the normalised text (exact-duplicate detection)."""
+    return hashlib.blake2b(normalise_text(text).encode("utf-8"), digest_size=12).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryRecord:
+    """One stored memory.
+
+    Attributes:
+        id: Memory id (unique within the user).
+        text: The memory text, as stored.
+        metadata: The caller's metadata, returned exactly as given (None if none).
+        created_at: ISO 8601 UTC.
+        updated_at: ISO 8601 UTC.
+        vector: Embedding encoded by `voice_agent.memory.vectors.encode_vector`.
+        embedder_id: Id of the embedder that produced ``vector``.
+        dims: Vector dimension.
+        hash: `text_hash` of ``text``.
+        revision: Starts at 1, +1 per update (optimistic concurrency).
+    """
+
+    id: str
+    text: str
+    metadata: dict[str, Any] | None
+    created_at: str
+    updated_at: str
+    vector: bytes
+    embedder_id: str
+    dims: int
+    hash: str
+    revision: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRecord:
+    """One change of a memory.
+
+    Attributes:
+        memory_id: The memory changed.
+        memory: Its text after the change (for DELETE: the text that was removed).
+        event: ADD, UPDATE or DELETE.
+        at: ISO 8601 UTC time of the change.
+        previous_memory: Text before an UPDATE or DELETE (None for ADD).
+    """
+
+    memory_id: str
+    memory: str
+    event: Event
+    at: str
+    previous_memory: str | None = None
+
+
+@dataclass(slots=True)
+class JobRecord:
+    """An asynchronous add (extraction) job.
+
+    Attributes:
+        job_id: Job id returned to the caller.
+        status: queued, done or failed.
+        results: ``[{id, memory, event}]`` once done.
+        error: Why the job failed (safe to show, no message text).
+        plan: The decided changes, saved before applying them so a redelivered message
+            applies the same plan instead of asking the LLM again.
+        created_at: ISO 8601 UTC.
+        updated_at: ISO 8601 UTC.
+        attempts: How many times the worker started this job.
+    """
+
+    job_id: str
+    status: JobStatus
+    results: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    plan: dict[str, Any] | None = None
+    created_at: str = ""
+    updated_at: str = ""
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AddMemory:
+    """Store a new memory (fails with `MemoryLimitReached` at the per-user limit)."""
+
+    record: MemoryRecord
+    history: HistoryRecord
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateMemory:
+    """Replace a memory whose revision is still ``expected_revision`` (else `StaleMemory`)."""
+
+    record: MemoryRecord
+    expected_revision: int
+    history: HistoryRecord
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveMemory:
+    """Delete a memory whose revision is still ``expected_revision``, keeping a history entry."""
+
+    memory_id: str
+    expected_revision: int
+    history: HistoryRecord
+
+
+Change = AddMemory | UpdateMemory | RemoveMemory
+
+
+@dataclass(frozen=True, slots=True)
+class VectorUpdate:
+    """A re-embedded vector for a memory whose text hash is still ``hash``."""
+
+    memory_id: str
+    hash: str
+    vector: bytes
+    embedder_id: str
+    dims: int
+
+
+class StoreUnavailable(Exception):
+    """The database failed or throttled; ``retryable`` when trying again later may work."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+
+
+class MemoryLimitReached(Exception):
+    """The user already has the maximum number of memories."""
+
+
+class StaleMemory(Exception):
+    """The memory changed or vanished since it was read (optimistic concurrency)."""
+
+
+class AlreadyApplied(Exception):
+    """The change's idempotency key was used before: a redelivered job already applied it."""
+
+
+class MemoryStore(Protocol):
+    """Persistence of memories, their history, jobs and the per-user version counter."""
+
+    def version(self, user_id: str) -> int:
+        """The user's version counter (0 before the first write); it grows on every write."""
+        ...
+
+    def load_memories(self, user_id: str) -> list[MemoryRecord]:
+        """Every memory of the user (with vectors), for building the search index."""
+        ...
+
+    def get_memory(self, user_id: str, memory_id: str) -> MemoryRecord | None:
+        """One memory of the user, or None if the user has no memory with that id."""
+        ...
+
+    def list_memories(
+        self, user_id: str, limit: int, cursor: str | None
+    ) -> tuple[list[MemoryRecord], str | None]:
+        """A page of the user's memories and the opaque cursor of the next page (or None).
+
+        Raises:
+            ValueError: The cursor is not one this store handed out.
+        """
+        ...
+
+    def count_memories(self, user_id: str) -> int:
+        """How many memories the user has."""
+        ...
+
+    def apply(
+        self, user_id: str, change: Change, *, max_memories: int,
+        idempotency_key: str | None = None,
+    ) -> None:
+        """Write one change atomically with its history and a version bump.
+
+        Raises:
+            MemoryLimitReached: An add would exceed ``max_memories``.
+            StaleMemory: The memory of an update/remove changed or is gone.
+            AlreadyApplied: ``idempotency_key`` was used before (nothing written).
+            StoreUnavailable: The database failed.
+        """
+        ...
+
+    def set_vectors(self, user_id: str, updates: Sequence[VectorUpdate]) -> None:
+        """Write back re-embedded vectors, skipping memories whose text changed meanwhile."""
+        ...
+
+    def delete_memory(self, user_id: str, memory_id: str) -> bool:
+        """The user's final delete: the memory and all its history. False if not found."""
+        ...
+
+    def history(self, user_id: str, memory_id: str) -> list[HistoryRecord]:
+        """History of one memory of the user, oldest first (empty if none)."""
+        ...
+
+    def put_job(self, user_id: str, job: JobRecord) -> None:
+        """Create or replace a job record (it expires after a week)."""
+        ...
+
+    def get_job(self, user_id: str, job_id: str) -> JobRecord | None:
+        """The user's job, or None."""
+        ...

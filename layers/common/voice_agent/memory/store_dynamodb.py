@@ -1,0 +1,537 @@
+"""DynamoDB adapter of `MemoryStore`: one table, one partition per user.
+
+Item layout (``PK`` = ``USER#<sub>`` for everything of a user)::
+
+    SK = MEM#<id>                          text, meta (JSON), created, updated, vec (B, int8),
+                                           emb, dims, hash, rev
+    SK = HIST#<memory id>#<iso time>#<n>   memory, event, at, prev
+    SK = JOB#<job id>                      body (JSON), expires_at (TTL, 7 days)
+    SK = META                              version (+1 on every write), count (memories)
+    SK = DONE#<idempotency key>            expires_at (TTL, 7 days): a worker change applied
+
+Each change is one ``TransactWriteItems`` call (memory + history + META, and the ``DONE``
+marker for worker changes), so nothing is ever half-written, the per-user count limit is exact
+(a condition on ``META.count``) and concurrent writers are serialised by DynamoDB itself.
+Transaction conflicts between concurrent writers of one user are retried with jittered backoff.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import secrets
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from voice_agent.memory.store import (
+    JOB_TTL_S,
+    AddMemory,
+    AlreadyApplied,
+    Change,
+    HistoryRecord,
+    JobRecord,
+    MemoryLimitReached,
+    MemoryRecord,
+    RemoveMemory,
+    StaleMemory,
+    StoreUnavailable,
+    UpdateMemory,
+    VectorUpdate,
+)
+
+__all__ = [
+    "DynamoMemoryStore",
+    "create_table_from_template",
+    "find_template",
+    "load_template",
+    "make_dynamodb_client",
+]
+
+_RETRYABLE_CODES = {
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+    "InternalServerError", "ServiceUnavailable", "TransactionInProgressException",
+}
+_THROTTLING_CODES = {
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+}
+_CONFLICT_ATTEMPTS = 8  # concurrent adds of one user conflict on META; 8 tries ≈ 2 s worst case
+_MEMORY_PROJECTION = "SK, #text, meta, created, updated, vec, emb, dims, #hash, rev"
+_MEMORY_NAMES = {"#text": "text", "#hash": "hash"}
+
+
+def make_dynamodb_client(region: str | None = None) -> Any:
+    """A ``dynamodb`` client with bounded timeouts, so every request answers within 15 s.
+
+    The endpoint honours ``AWS_ENDPOINT_URL_DYNAMODB`` (boto3 reads it natively).
+    """
+    import boto3
+    from botocore.config import Config
+
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    config = Config(
+        connect_timeout=2, read_timeout=4,
+        retries={"total_max_attempts": 3, "mode": "standard"},
+        max_pool_connections=32,
+    )
+    return boto3.client("dynamodb", region_name=region or "us-east-1", config=config)
+
+
+def _pk(user_id: str) -> dict[str, str]:
+    return {"S": f"USER#{user_id}"}
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _unavailable(error: Exception) -> StoreUnavailable:
+    from botocore.exceptions import ClientError
+
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in _THROTTLING_CODES:
+            return StoreUnavailable("DynamoDB throttled the request", retryable=True)
+        return StoreUnavailable(f"DynamoDB error: {code or 'unknown'}",
+                                retryable=code in _RETRYABLE_CODES)
+    return StoreUnavailable(f"DynamoDB unreachable: {type(error).__name__}", retryable=True)
+
+
+def _memory_item(user_id: str, r: MemoryRecord) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "PK": _pk(user_id), "SK": _s(f"MEM#{r.id}"), "text": _s(r.text),
+        "created": _s(r.created_at), "updated": _s(r.updated_at), "vec": {"B": r.vector},
+        "emb": _s(r.embedder_id), "dims": _n(r.dims), "hash": _s(r.hash), "rev": _n(r.revision),
+    }
+    if r.metadata is not None:
+        # JSON text keeps metadata exactly as given (DynamoDB numbers would become Decimals).
+        item["meta"] = _s(json.dumps(r.metadata, ensure_ascii=False, separators=(",", ":")))
+    return item
+
+
+def _memory_record(item: dict[str, Any]) -> MemoryRecord:
+    meta = item.get("meta")
+    vector = item["vec"]["B"]
+    return MemoryRecord(
+        id=item["SK"]["S"][len("MEM#"):], text=item["text"]["S"],
+        metadata=json.loads(meta["S"]) if meta else None,
+        created_at=item["created"]["S"], updated_at=item["updated"]["S"],
+        vector=bytes(vector.value if hasattr(vector, "value") else vector),
+        embedder_id=item["emb"]["S"], dims=int(item["dims"]["N"]), hash=item["hash"]["S"],
+        revision=int(item["rev"]["N"]),
+    )
+
+
+def _history_item(user_id: str, entry: HistoryRecord) -> dict[str, Any]:
+    # The random suffix keeps two changes of one memory in the same microsecond apart.
+    sk = f"HIST#{entry.memory_id}#{entry.at}#{secrets.token_hex(3)}"
+    item: dict[str, Any] = {
+        "PK": _pk(user_id), "SK": _s(sk), "memory": _s(entry.memory),
+        "event": _s(entry.event), "at": _s(entry.at),
+    }
+    if entry.previous_memory is not None:
+        item["prev"] = _s(entry.previous_memory)
+    return item
+
+
+def _encode_cursor(memory_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": memory_id}).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        after = json.loads(base64.urlsafe_b64decode(cursor.encode()))["after"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError("invalid cursor") from error
+    if not isinstance(after, str) or not after:
+        raise ValueError("invalid cursor")
+    return after
+
+
+class DynamoMemoryStore:
+    """`MemoryStore` on the DynamoDB table named by ``MEMORY_TABLE``."""
+
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
+        """Creates the adapter.
+
+        Args:
+            table_name: The table (key attributes ``PK``/``SK`` strings, TTL ``expires_at``).
+            client: A boto3 ``dynamodb`` client; defaults to `make_dynamodb_client`.
+        """
+        self.table_name = table_name
+        self._client = client or make_dynamodb_client()
+
+    # --- low level -----------------------------------------------------------------------
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return getattr(self._client, operation)(TableName=self.table_name, **kwargs)
+        except (ClientError, BotoCoreError) as error:
+            raise _unavailable(error) from error
+
+    def _query(self, user_id: str, prefix: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """All items of the user whose SK starts with ``prefix``, following pagination."""
+        start: dict[str, Any] | None = None
+        while True:
+            extra = {"ExclusiveStartKey": start} if start else {}
+            page = self._call(
+                "query",
+                KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+                ExpressionAttributeValues={":pk": _pk(user_id), ":prefix": _s(prefix)},
+                **kwargs, **extra,
+            )
+            yield from page.get("Items", [])
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return
+
+    def _transact(self, items: list[dict[str, Any]]) -> list[str]:
+        """Runs a transaction; returns the cancellation codes ([] on success)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        for attempt in range(_CONFLICT_ATTEMPTS):
+            try:
+                self._client.transact_write_items(TransactItems=items)
+                return []
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise _unavailable(error) from error
+                reasons = [r.get("Code", "None") for r in
+                           error.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" in reasons or not reasons:
+                    return reasons or ["Unknown"]
+                if attempt + 1 == _CONFLICT_ATTEMPTS:
+                    raise StoreUnavailable("DynamoDB transaction kept conflicting") from error
+                # TransactionConflict / throttling: another write of this user is in flight.
+                time.sleep(random.uniform(0, 0.02 * 2**attempt))
+            except BotoCoreError as error:
+                raise _unavailable(error) from error
+        raise AssertionError("unreachable")
+
+    def _meta_update(self, user_id: str, count_delta: int,
+                     max_memories: int | None = None) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": {"PK": _pk(user_id), "SK": _s("META")},
+            "UpdateExpression": "SET version = if_not_exists(version, :zero) + :one, "
+                                "#count = if_not_exists(#count, :zero) + :delta",
+            "ExpressionAttributeNames": {"#count": "count"},
+            "ExpressionAttributeValues": {":zero": _n(0), ":one": _n(1),
+                                          ":delta": _n(count_delta)},
+        }
+        if max_memories is not None:
+            update["ConditionExpression"] = "attribute_not_exists(#count) OR #count < :max"
+            update["ExpressionAttributeValues"][":max"] = _n(max_memories)
+        return {"Update": update}
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def version(self, user_id: str) -> int:
+        """See `MemoryStore.version` (a strongly consistent read of ``META``)."""
+        item = self._call(
+            "get_item", Key={"PK": _pk(user_id), "SK": _s("META")},
+            ProjectionExpression="version", ConsistentRead=True,
+        ).get("Item")
+        return int(item["version"]["N"]) if item and "version" in item else 0
+
+    def load_memories(self, user_id: str) -> list[MemoryRecord]:
+        """See `MemoryStore.load_memories`: one paginated Query of the user's partition."""
+        items = self._query(
+            user_id, "MEM#", ProjectionExpression=_MEMORY_PROJECTION,
+            ExpressionAttributeNames=_MEMORY_NAMES, ConsistentRead=True,
+        )
+        return [_memory_record(item) for item in items]
+
+    def get_memory(self, user_id: str, memory_id: str) -> MemoryRecord | None:
+        """See `MemoryStore.get_memory`."""
+        item = self._call(
+            "get_item", Key={"PK": _pk(user_id), "SK": _s(f"MEM#{memory_id}")},
+            ProjectionExpression=_MEMORY_PROJECTION, ExpressionAttributeNames=_MEMORY_NAMES,
+            ConsistentRead=True,
+        ).get("Item")
+        return _memory_record(item) if item else None
+
+    def list_memories(
+        self, user_id: str, limit: int, cursor: str | None
+    ) -> tuple[list[MemoryRecord], str | None]:
+        """See `MemoryStore.list_memories`."""
+        extra: dict[str, Any] = {}
+        if cursor:
+            after = _decode_cursor(cursor)
+            # The cursor only names a memory id; the partition is always the caller's.
+            extra["ExclusiveStartKey"] = {"PK": _pk(user_id), "SK": _s(f"MEM#{after}")}
+        records: list[MemoryRecord] = []
+        # One more than asked tells whether a next page exists without an empty last page.
+        for item in self._query(user_id, "MEM#", ProjectionExpression=_MEMORY_PROJECTION,
+                                ExpressionAttributeNames=_MEMORY_NAMES, Limit=limit + 1,
+                                **extra):
+            records.append(_memory_record(item))
+            if len(records) > limit:
+                break
+        next_cursor = _encode_cursor(records[limit - 1].id) if len(records) > limit else None
+        return records[:limit], next_cursor
+
+    def count_memories(self, user_id: str) -> int:
+        """See `MemoryStore.count_memories` (kept in ``META.count``)."""
+        item = self._call(
+            "get_item", Key={"PK": _pk(user_id), "SK": _s("META")},
+            ProjectionExpression="#count", ExpressionAttributeNames={"#count": "count"},
+            ConsistentRead=True,
+        ).get("Item")
+        return int(item["count"]["N"]) if item and "count" in item else 0
+
+    def history(self, user_id: str, memory_id: str) -> list[HistoryRecord]:
+        """See `MemoryStore.history` (SK order is time order)."""
+        items = self._query(user_id, f"HIST#{memory_id}#", ConsistentRead=True)
+        return [
+            HistoryRecord(
+                memory_id=memory_id, memory=item["memory"]["S"], event=item["event"]["S"],
+                at=item["at"]["S"], previous_memory=item["prev"]["S"] if "prev" in item else None,
+            )
+            for item in items
+        ]
+
+    def get_job(self, user_id: str, job_id: str) -> JobRecord | None:
+        """See `MemoryStore.get_job`; expired records count as gone (TTL deletes lazily)."""
+        item = self._call(
+            "get_item", Key={"PK": _pk(user_id), "SK": _s(f"JOB#{job_id}")},
+            ConsistentRead=True,
+        ).get("Item")
+        if not item or int(item["expires_at"]["N"]) <= time.time():
+            return None
+        return JobRecord(**json.loads(item["body"]["S"]))
+
+    # --- writes --------------------------------------------------------------------------
+
+    def apply(
+        self, user_id: str, change: Change, *, max_memories: int,
+        idempotency_key: str | None = None,
+    ) -> None:
+        """See `MemoryStore.apply`."""
+        table = self.table_name
+        items: list[dict[str, Any]] = []
+        if isinstance(change, AddMemory):
+            items.append({"Put": {
+                "TableName": table, "Item": _memory_item(user_id, change.record),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }})
+            items.append(self._meta_update(user_id, +1, max_memories))
+        elif isinstance(change, UpdateMemory):
+            items.append({"Put": {
+                "TableName": table, "Item": _memory_item(user_id, change.record),
+                "ConditionExpression": "rev = :rev",
+                "ExpressionAttributeValues": {":rev": _n(change.expected_revision)},
+            }})
+            items.append(self._meta_update(user_id, 0))
+        elif isinstance(change, RemoveMemory):
+            items.append({"Delete": {
+                "TableName": table,
+                "Key": {"PK": _pk(user_id), "SK": _s(f"MEM#{change.memory_id}")},
+                "ConditionExpression": "rev = :rev",
+                "ExpressionAttributeValues": {":rev": _n(change.expected_revision)},
+            }})
+            items.append(self._meta_update(user_id, -1))
+        items.append({"Put": {"TableName": table, "Item": _history_item(user_id, change.history)}})
+        if idempotency_key is not None:
+            items.append({"Put": {
+                "TableName": table,
+                "Item": {"PK": _pk(user_id), "SK": _s(f"DONE#{idempotency_key}"),
+                         "expires_at": _n(int(time.time()) + JOB_TTL_S)},
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }})
+        reasons = self._transact(items)
+        if not reasons:
+            return
+        failed = [i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
+        if idempotency_key is not None and len(items) - 1 in failed:
+            raise AlreadyApplied(idempotency_key)
+        if 0 in failed:
+            if isinstance(change, AddMemory):
+                raise AlreadyApplied(change.record.id)
+            memory_id = change.memory_id if isinstance(change, RemoveMemory) else change.record.id
+            raise StaleMemory(memory_id)
+        if 1 in failed:
+            raise MemoryLimitReached(f"at most {max_memories} memories per user")
+        raise StoreUnavailable(f"DynamoDB transaction cancelled: {reasons}", retryable=True)
+
+    def set_vectors(self, user_id: str, updates: Sequence[VectorUpdate]) -> None:
+        """See `MemoryStore.set_vectors` (conditional on the text hash, no version bump)."""
+        from botocore.exceptions import ClientError
+
+        for u in updates:
+            try:
+                self._client.update_item(
+                    TableName=self.table_name,
+                    Key={"PK": _pk(user_id), "SK": _s(f"MEM#{u.memory_id}")},
+                    UpdateExpression="SET vec = :vec, emb = :emb, dims = :dims",
+                    ConditionExpression="#hash = :hash",
+                    ExpressionAttributeNames={"#hash": "hash"},
+                    ExpressionAttributeValues={":vec": {"B": u.vector}, ":emb": _s(u.embedder_id),
+                                               ":dims": _n(u.dims), ":hash": _s(u.hash)},
+                )
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code")
+                if code != "ConditionalCheckFailedException":
+                    raise _unavailable(error) from error
+
+    def delete_memory(self, user_id: str, memory_id: str) -> bool:
+        """See `MemoryStore.delete_memory`.
+
+        History goes first and the memory last: if the call is cut in between, the memory is
+        still there and deleting again finishes the job (never an orphaned memory).
+        """
+        keys = [{"PK": _pk(user_id), "SK": item["SK"]}
+                for item in self._query(user_id, f"HIST#{memory_id}#",
+                                        ProjectionExpression="SK")]
+        exists = self.get_memory(user_id, memory_id) is not None
+        if not exists and not keys:
+            return False
+        self._batch_delete(keys)
+        if exists:
+            reasons = self._transact([
+                {"Delete": {"TableName": self.table_name,
+                            "Key": {"PK": _pk(user_id), "SK": _s(f"MEM#{memory_id}")},
+                            "ConditionExpression": "attribute_exists(PK)"}},
+                self._meta_update(user_id, -1),
+            ])
+            if reasons and reasons[0] != "ConditionalCheckFailed":
+                raise StoreUnavailable(f"DynamoDB transaction cancelled: {reasons}")
+        return True
+
+    def _batch_delete(self, keys: list[dict[str, Any]]) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        for start in range(0, len(keys), 25):
+            pending = {self.table_name: [{"DeleteRequest": {"Key": key}}
+                                         for key in keys[start:start + 25]]}
+            for attempt in range(5):
+                try:
+                    response = self._client.batch_write_item(RequestItems=pending)
+                except (ClientError, BotoCoreError) as error:
+                    raise _unavailable(error) from error
+                pending = response.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(0.05 * 2**attempt)
+            if pending:
+                raise StoreUnavailable("DynamoDB kept throttling the delete")
+
+    def put_job(self, user_id: str, job: JobRecord) -> None:
+        """See `MemoryStore.put_job`."""
+        body = json.dumps({
+            "job_id": job.job_id, "status": job.status, "results": job.results,
+            "error": job.error, "plan": job.plan, "created_at": job.created_at,
+            "updated_at": job.updated_at, "attempts": job.attempts,
+        }, ensure_ascii=False)
+        self._call("put_item", Item={
+            "PK": _pk(user_id), "SK": _s(f"JOB#{job.job_id}"), "body": _s(body),
+            "expires_at": _n(int(time.time()) + JOB_TTL_S),
+        })
+
+
+# --- table creation from template.yaml ----------------------------------------------------
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """SafeLoader that reads CloudFormation short tags (``!Ref x`` → ``{"Ref": "x"}``)."""
+
+
+def _any_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {tag_suffix: value}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _any_tag)
+
+# The schema written in ARCHITECTURE.md, used when no template.yaml is around (e.g. in Lambda).
+_DEFAULT_TABLE = {
+    "KeySchema": [{"AttributeName": "PK", "KeyType": "HASH"},
+                  {"AttributeName": "SK", "KeyType": "RANGE"}],
+    "AttributeDefinitions": [{"AttributeName": "PK", "AttributeType": "S"},
+                             {"AttributeName": "SK", "AttributeType": "S"}],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+
+
+def load_template(path: str | Path) -> dict[str, Any]:
+    """Parses a SAM/CloudFormation template, tolerating ``!Ref``/``!Sub``/``!GetAtt`` tags."""
+    with open(path, encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=_CloudFormationLoader) or {}
+
+
+def find_template() -> Path | None:
+    """``template.yaml`` in the working directory or above this package (the repository)."""
+    candidates = [Path.cwd(), *Path(__file__).resolve().parents]
+    for directory in candidates:
+        path = directory / "template.yaml"
+        if path.is_file():
+            return path
+    return None
+
+
+def _table_definition(template_path: str | Path | None) -> dict[str, Any]:
+    path = Path(template_path) if template_path else find_template()
+    if path is None:
+        return dict(_DEFAULT_TABLE)
+    resource = load_template(path).get("Resources", {}).get("MemoryTable")
+    if not resource:
+        return dict(_DEFAULT_TABLE)
+    properties = resource.get("Properties", {})
+    definition = {key: properties[key] for key in
+                  ("KeySchema", "AttributeDefinitions", "BillingMode") if key in properties}
+    if "KeySchema" not in definition or "AttributeDefinitions" not in definition:
+        return dict(_DEFAULT_TABLE)
+    definition.setdefault("BillingMode", "PAY_PER_REQUEST")
+    if definition["BillingMode"] == "PROVISIONED" and "ProvisionedThroughput" in properties:
+        definition["ProvisionedThroughput"] = properties["ProvisionedThroughput"]
+    return definition
+
+
+def create_table_from_template(
+    client: Any, table_name: str, template_path: str | Path | None = None
+) -> None:
+    """Creates the memory table with the key schema of ``MemoryTable`` in ``template.yaml``.
+
+    Reads ``KeySchema``, ``AttributeDefinitions`` and ``BillingMode`` from the template (found
+    with `find_template` unless given), waits until the table exists and turns TTL on for
+    ``expires_at``. Does nothing if the table already exists.
+
+    Args:
+        client: A boto3 ``dynamodb`` client (moto, LocalStack or real).
+        table_name: Name of the table to create.
+        template_path: The template; defaults to `find_template`.
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        client.create_table(TableName=table_name, **_table_definition(template_path))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ResourceInUseException":
+            raise
+        return
+    client.get_waiter("table_exists").wait(
+        TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    try:
+        client.update_time_to_live(
+            TableName=table_name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+        )
+    except ClientError:
+        pass  # some local emulators lack TTL; expiry is also checked on read

@@ -1,0 +1,317 @@
+"""SQLite adapter of `MemoryStore` for local use (``voice-agent dev``) and fast tests.
+
+One durable file in WAL mode. Each thread gets its own connection (the dev server is
+multi-threaded); every write runs in a ``BEGIN IMMEDIATE`` transaction, which serialises
+writers, so the count limit and the version counter stay exact under concurrent adds. Every
+statement filters by user id.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from voice_agent.memory.store import (
+    JOB_TTL_S,
+    AddMemory,
+    AlreadyApplied,
+    Change,
+    HistoryRecord,
+    JobRecord,
+    MemoryLimitReached,
+    MemoryRecord,
+    RemoveMemory,
+    StaleMemory,
+    StoreUnavailable,
+    UpdateMemory,
+    VectorUpdate,
+)
+
+__all__ = ["SqliteMemoryStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS memories (
+    user_id TEXT NOT NULL, id TEXT NOT NULL, text TEXT NOT NULL, meta TEXT,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, vec BLOB NOT NULL,
+    emb TEXT NOT NULL, dims INTEGER NOT NULL, hash TEXT NOT NULL, rev INTEGER NOT NULL,
+    PRIMARY KEY (user_id, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, memory_id TEXT NOT NULL,
+    memory TEXT NOT NULL, event TEXT NOT NULL, at TEXT NOT NULL, previous TEXT
+);
+CREATE INDEX IF NOT EXISTS history_by_memory ON history (user_id, memory_id, at, seq);
+CREATE TABLE IF NOT EXISTS jobs (
+    user_id TEXT NOT NULL, job_id TEXT NOT NULL, body TEXT NOT NULL, expires_at INTEGER,
+    PRIMARY KEY (user_id, job_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+    user_id TEXT PRIMARY KEY, version INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS applied (
+    user_id TEXT NOT NULL, key TEXT NOT NULL, expires_at INTEGER,
+    PRIMARY KEY (user_id, key)
+) WITHOUT ROWID;
+"""
+
+_MEMORY_COLUMNS = "id, text, meta, created_at, updated_at, vec, emb, dims, hash, rev"
+
+
+def _memory(row: sqlite3.Row | tuple[Any, ...]) -> MemoryRecord:
+    return MemoryRecord(
+        id=row[0], text=row[1], metadata=json.loads(row[2]) if row[2] is not None else None,
+        created_at=row[3], updated_at=row[4], vector=bytes(row[5]), embedder_id=row[6],
+        dims=row[7], hash=row[8], revision=row[9],
+    )
+
+
+def _encode_cursor(memory_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": memory_id}).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        after = json.loads(base64.urlsafe_b64decode(cursor.encode()))["after"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError("invalid cursor") from error
+    if not isinstance(after, str):
+        raise ValueError("invalid cursor")
+    return after
+
+
+class SqliteMemoryStore:
+    """`MemoryStore` on a local SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        """Opens (and creates if needed) the database file.
+
+        Args:
+            path: The file, e.g. ``<VOICE_AGENT_DATA_DIR>/memory.sqlite3``; its directory is
+                created if missing.
+        """
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        # executescript commits by itself; the schema statements are idempotent.
+        self._db().executescript(_SCHEMA)
+
+    # --- connections ---------------------------------------------------------------------
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE) where they matter.
+            db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
+                                 check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # durable across app crashes in WAL mode
+            db.execute("PRAGMA busy_timeout=10000")
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"SQLite busy: {error}") from error
+        try:
+            yield db
+        except sqlite3.OperationalError as error:
+            db.execute("ROLLBACK")
+            raise StoreUnavailable(f"SQLite failed: {error}") from error
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        else:
+            db.execute("COMMIT")
+
+    @staticmethod
+    def _bump(db: sqlite3.Connection, user_id: str) -> None:
+        db.execute(
+            "INSERT INTO meta (user_id, version) VALUES (?, 1) "
+            "ON CONFLICT (user_id) DO UPDATE SET version = version + 1",
+            (user_id,),
+        )
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def version(self, user_id: str) -> int:
+        """See `MemoryStore.version`."""
+        row = self._db().execute(
+            "SELECT version FROM meta WHERE user_id = ?", (user_id,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def load_memories(self, user_id: str) -> list[MemoryRecord]:
+        """See `MemoryStore.load_memories`."""
+        rows = self._db().execute(
+            f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE user_id = ? ORDER BY id", (user_id,)
+        ).fetchall()
+        return [_memory(row) for row in rows]
+
+    def get_memory(self, user_id: str, memory_id: str) -> MemoryRecord | None:
+        """See `MemoryStore.get_memory`."""
+        row = self._db().execute(
+            f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE user_id = ? AND id = ?",
+            (user_id, memory_id),
+        ).fetchone()
+        return _memory(row) if row else None
+
+    def list_memories(
+        self, user_id: str, limit: int, cursor: str | None
+    ) -> tuple[list[MemoryRecord], str | None]:
+        """See `MemoryStore.list_memories`."""
+        after = _decode_cursor(cursor) if cursor else ""
+        rows = self._db().execute(
+            f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE user_id = ? AND id > ? "
+            "ORDER BY id LIMIT ?",
+            (user_id, after, limit + 1),
+        ).fetchall()
+        records = [_memory(row) for row in rows[:limit]]
+        next_cursor = _encode_cursor(records[-1].id) if len(rows) > limit else None
+        return records, next_cursor
+
+    def count_memories(self, user_id: str) -> int:
+        """See `MemoryStore.count_memories`."""
+        row = self._db().execute(
+            "SELECT COUNT(*) FROM memories WHERE user_id = ?", (user_id,)
+        ).fetchone()
+        return int(row[0])
+
+    def history(self, user_id: str, memory_id: str) -> list[HistoryRecord]:
+        """See `MemoryStore.history`."""
+        rows = self._db().execute(
+            "SELECT memory_id, memory, event, at, previous FROM history "
+            "WHERE user_id = ? AND memory_id = ? ORDER BY at, seq",
+            (user_id, memory_id),
+        ).fetchall()
+        return [HistoryRecord(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def get_job(self, user_id: str, job_id: str) -> JobRecord | None:
+        """See `MemoryStore.get_job`."""
+        row = self._db().execute(
+            "SELECT body FROM jobs WHERE user_id = ? AND job_id = ? AND expires_at > ?",
+            (user_id, job_id, int(time.time())),
+        ).fetchone()
+        return JobRecord(**json.loads(row[0])) if row else None
+
+    # --- writes --------------------------------------------------------------------------
+
+    def apply(
+        self, user_id: str, change: Change, *, max_memories: int,
+        idempotency_key: str | None = None,
+    ) -> None:
+        """See `MemoryStore.apply`."""
+        with self._write() as db:
+            if idempotency_key is not None:
+                try:
+                    db.execute(
+                        "INSERT INTO applied (user_id, key, expires_at) VALUES (?, ?, ?)",
+                        (user_id, idempotency_key, int(time.time()) + JOB_TTL_S),
+                    )
+                except sqlite3.IntegrityError as error:
+                    raise AlreadyApplied(idempotency_key) from error
+            if isinstance(change, AddMemory):
+                self._add(db, user_id, change, max_memories)
+            elif isinstance(change, UpdateMemory):
+                self._update(db, user_id, change)
+            elif isinstance(change, RemoveMemory):
+                removed = db.execute(
+                    "DELETE FROM memories WHERE user_id = ? AND id = ? AND rev = ?",
+                    (user_id, change.memory_id, change.expected_revision),
+                ).rowcount
+                if removed != 1:
+                    raise StaleMemory(change.memory_id)
+            self._add_history(db, user_id, change.history)
+            self._bump(db, user_id)
+
+    def _add(self, db: sqlite3.Connection, user_id: str, change: AddMemory,
+             max_memories: int) -> None:
+        (count,) = db.execute(
+            "SELECT COUNT(*) FROM memories WHERE user_id = ?", (user_id,)
+        ).fetchone()
+        if count >= max_memories:
+            raise MemoryLimitReached(f"at most {max_memories} memories per user")
+        r = change.record
+        try:
+            db.execute(
+                f"INSERT INTO memories (user_id, {_MEMORY_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (user_id, r.id, r.text, _json(r.metadata), r.created_at, r.updated_at,
+                 r.vector, r.embedder_id, r.dims, r.hash, r.revision),
+            )
+        except sqlite3.IntegrityError as error:
+            raise AlreadyApplied(r.id) from error
+
+    @staticmethod
+    def _update(db: sqlite3.Connection, user_id: str, change: UpdateMemory) -> None:
+        r = change.record
+        updated = db.execute(
+            "UPDATE memories SET text = ?, meta = ?, updated_at = ?, vec = ?, emb = ?, "
+            "dims = ?, hash = ?, rev = ? WHERE user_id = ? AND id = ? AND rev = ?",
+            (r.text, _json(r.metadata), r.updated_at, r.vector, r.embedder_id, r.dims, r.hash,
+             r.revision, user_id, r.id, change.expected_revision),
+        ).rowcount
+        if updated != 1:
+            raise StaleMemory(r.id)
+
+    @staticmethod
+    def _add_history(db: sqlite3.Connection, user_id: str, entry: HistoryRecord) -> None:
+        db.execute(
+            "INSERT INTO history (user_id, memory_id, memory, event, at, previous) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (user_id, entry.memory_id, entry.memory, entry.event, entry.at,
+             entry.previous_memory),
+        )
+
+    def set_vectors(self, user_id: str, updates: Sequence[VectorUpdate]) -> None:
+        """See `MemoryStore.set_vectors`."""
+        if not updates:
+            return
+        with self._write() as db:
+            db.executemany(
+                "UPDATE memories SET vec = ?, emb = ?, dims = ? "
+                "WHERE user_id = ? AND id = ? AND hash = ?",
+                [(u.vector, u.embedder_id, u.dims, user_id, u.memory_id, u.hash)
+                 for u in updates],
+            )
+
+    def delete_memory(self, user_id: str, memory_id: str) -> bool:
+        """See `MemoryStore.delete_memory`."""
+        with self._write() as db:
+            removed = db.execute(
+                "DELETE FROM memories WHERE user_id = ? AND id = ?", (user_id, memory_id)
+            ).rowcount
+            purged = db.execute(
+                "DELETE FROM history WHERE user_id = ? AND memory_id = ?", (user_id, memory_id)
+            ).rowcount
+            if removed:
+                self._bump(db, user_id)
+        return bool(removed or purged)
+
+    def put_job(self, user_id: str, job: JobRecord) -> None:
+        """See `MemoryStore.put_job`."""
+        body = json.dumps({
+            "job_id": job.job_id, "status": job.status, "results": job.results,
+            "error": job.error, "plan": job.plan, "created_at": job.created_at,
+            "updated_at": job.updated_at, "attempts": job.attempts,
+        })
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO jobs (user_id, job_id, body, expires_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (user_id, job_id) DO UPDATE SET body = excluded.body",
+                (user_id, job.job_id, body, int(time.time()) + JOB_TTL_S),
+            )
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
