@@ -200,3 +200,39 @@ def test_options_and_health(call_function):
                        "default_voice": "ash"}
     health = call_function("session", http_event("GET", "/api/health", sub=None))
     assert health["statusCode"] == 200 and body_of(health) == {"status": "ok"}
+
+
+def test_profile_prefetch_puts_key_facts_into_instructions(openai, call_function, monkeypatch,
+                                                          tmp_path):
+    monkeypatch.setenv("VOICE_AGENT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("EMBEDDINGS", "hashing")
+    monkeypatch.setenv("PROFILE_PREFETCH_MS", "2000")  # generous: this test is about content
+    user = unique_user()
+    for fact in ["My name is Sam", "Sam works at Acme as a data engineer",
+                 "Every Monday Sam opens the quarterly report"]:
+        added = call_function("memory", http_event(
+            "POST", "/api/memory", {"messages": fact, "infer": False}, sub=user))
+        assert added["statusCode"] == 201
+    mint(call_function, sub=user)
+    instructions = openai.requests[-1].json()["session"]["instructions"]
+    assert "What you already know about the user" in instructions
+    assert "Sam works at Acme as a data engineer" in instructions
+    # Another user's session carries none of it.
+    mint(call_function, sub=unique_user())
+    assert "Acme" not in openai.requests[-1].json()["session"]["instructions"]
+
+
+def test_profile_prefetch_over_budget_is_skipped(openai, monkeypatch):
+    import time
+
+    from voice_agent.session import profile
+
+    def slow_profile(_user: str) -> str:
+        time.sleep(0.5)
+        return "- never used"
+
+    monkeypatch.setattr(profile, "load_profile", slow_profile)
+    monkeypatch.setenv("PROFILE_PREFETCH_MS", "50")
+    started = time.monotonic()
+    assert profile.prefetch_profile("u") is None
+    assert time.monotonic() - started < 0.3

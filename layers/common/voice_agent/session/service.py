@@ -9,6 +9,7 @@ from voice_agent.secrets import get_api_key
 from voice_agent.session.minting import mint_session
 from voice_agent.session.models import SessionRequest, SessionResponse
 from voice_agent.session.openai_client import OpenAIRealtimeMinter, SessionMinter
+from voice_agent.session.profile import prefetch_profile
 from voice_agent.settings import get_settings
 
 ProfileLoader = Callable[[str], str | None]
@@ -16,7 +17,7 @@ ProfileLoader = Callable[[str], str | None]
 
 def create_session(user_id: str, request: SessionRequest,
                    minter: SessionMinter | None = None,
-                   profile_loader: ProfileLoader | None = None) -> SessionResponse:
+                   profile_loader: ProfileLoader | None = prefetch_profile) -> SessionResponse:
     """Mint a realtime session for ``user_id`` (already verified by the authorizer)."""
     settings = get_settings()
     # The key is checked first so a misconfigured deployment answers the seed's 500 at once.
