@@ -1,0 +1,483 @@
+"""The one reader of ``template.yaml`` for local tooling (``voice-agent invoke``, the dev server).
+
+It answers the questions SAM answers at deploy time, without AWS: which functions exist, where
+their code and layers live, which environment they get, which HTTP routes lead to them, which
+function is the authorizer, and the memory table's key schema. Values that only CloudFormation
+can resolve (``!Ref``, ``!Sub``, ``!GetAtt``, ``{{resolve:…}}``) are left out of a function's
+environment, so the process environment (or ``--env-vars``) supplies them locally.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "FunctionSpec",
+    "Route",
+    "SamApp",
+    "TableSchema",
+    "TemplateError",
+    "default_template_path",
+    "load_handler",
+    "load_sam_app",
+    "load_template",
+]
+
+FUNCTION_TYPE = "AWS::Serverless::Function"
+LAYER_TYPES = ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion")
+HTTP_API_TYPE = "AWS::Serverless::HttpApi"
+TABLE_TYPE = "AWS::DynamoDB::Table"
+# The HTTP API SAM creates when a function's HttpApi event names no ApiId.
+IMPLICIT_HTTP_API = "ServerlessHttpApi"
+# Lambda's own defaults, used when neither the function nor Globals set a value.
+DEFAULT_MEMORY_MB = 128
+DEFAULT_TIMEOUT_S = 3
+
+
+class TemplateError(ValueError):
+    """The template is missing, unreadable, or lacks something a local runner needs."""
+
+
+# --- YAML with CloudFormation short tags ---------------------------------------------------
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """SafeLoader that maps every short tag to its long form (``!Ref x`` → ``{"Ref": "x"}``).
+
+    Only the shape matters locally; nothing is evaluated, so unknown tags are tolerated too.
+    """
+
+
+def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    key = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    # `!GetAtt Res.Attr` is the string form of ["Res", "Attr"].
+    if key == "Fn::GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {key: value}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _construct_tag)
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    """Parse a SAM/CloudFormation YAML template (short tags become long-form dicts).
+
+    Args:
+        path: The template file.
+
+    Returns:
+        The template as plain dicts and lists.
+
+    Raises:
+        TemplateError: The file is missing or is not a YAML mapping.
+    """
+    try:
+        with path.open(encoding="utf-8") as handle:
+            document = yaml.load(handle, Loader=_CloudFormationLoader)  # a SafeLoader subclass
+    except OSError as exc:
+        raise TemplateError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise TemplateError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("Resources"), dict):
+        raise TemplateError(f"{path} has no Resources section")
+    return document
+
+
+def default_template_path() -> Path:
+    """``template.yaml`` in the working directory (as ``sam`` does), else the repository's."""
+    here = Path.cwd() / "template.yaml"
+    if here.is_file():
+        return here
+    return Path(__file__).resolve().parent.parent / "template.yaml"
+
+
+# --- the model -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    """One HTTP API route.
+
+    Attributes:
+        method: HTTP method in upper case (``ANY`` for any method).
+        path: Path in API Gateway syntax, e.g. ``/api/memory/{id}``.
+        function_id: Logical id of the function the route invokes.
+        authorized: True when the route runs the API's Lambda authorizer first.
+    """
+
+    method: str
+    path: str
+    function_id: str
+    authorized: bool
+
+    @property
+    def route_key(self) -> str:
+        """The route key API Gateway puts into events, e.g. ``"POST /api/search"``."""
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What a local runner needs to run one function as Lambda would.
+
+    Attributes:
+        logical_id: The function's logical id in the template.
+        code_dir: Absolute path of its ``CodeUri``.
+        handler: ``Handler`` as in the template, e.g. ``app.lambda_handler``.
+        environment: Variables resolvable locally (Globals merged with the function's own);
+            intrinsic values are left out.
+        layer_dirs: Absolute paths of the local layers it uses (``ContentUri``), in order.
+        memory_size_mb: ``MemorySize`` (Lambda's default when unset).
+        timeout_s: ``Timeout`` in seconds (Lambda's default when unset).
+        runtime: ``Runtime``, e.g. ``python3.13``.
+        architectures: ``Architectures``, e.g. ``("arm64",)``.
+    """
+
+    logical_id: str
+    code_dir: Path
+    handler: str
+    environment: dict[str, str]
+    layer_dirs: tuple[Path, ...]
+    memory_size_mb: int = DEFAULT_MEMORY_MB
+    timeout_s: int = DEFAULT_TIMEOUT_S
+    runtime: str = ""
+    architectures: tuple[str, ...] = ("x86_64",)
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """The shape of a DynamoDB table in the template (enough to create it locally).
+
+    Attributes:
+        logical_id: The table's logical id.
+        key_schema: ``(attribute name, "HASH" | "RANGE")`` pairs, hash key first.
+        attribute_types: Type (``S``, ``N``, ``B``) of every attribute in ``AttributeDefinitions``.
+        billing_mode: ``PAY_PER_REQUEST`` or ``PROVISIONED``.
+        ttl_attribute: The TTL attribute when time to live is enabled.
+    """
+
+    logical_id: str
+    key_schema: tuple[tuple[str, str], ...]
+    attribute_types: Mapping[str, str] = field(default_factory=dict)
+    billing_mode: str = "PAY_PER_REQUEST"
+    ttl_attribute: str | None = None
+
+    def create_table_kwargs(self, table_name: str) -> dict[str, Any]:
+        """Arguments for boto3's ``create_table`` that reproduce this table's keys.
+
+        Args:
+            table_name: The name of the table to create.
+        """
+        kwargs: dict[str, Any] = {
+            "TableName": table_name,
+            "KeySchema": [{"AttributeName": n, "KeyType": t} for n, t in self.key_schema],
+            "AttributeDefinitions": [
+                {"AttributeName": n, "AttributeType": t} for n, t in self.attribute_types.items()
+            ],
+            "BillingMode": self.billing_mode,
+        }
+        if self.billing_mode == "PROVISIONED":
+            kwargs["ProvisionedThroughput"] = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+        return kwargs
+
+
+@dataclass(frozen=True)
+class SamApp:
+    """Everything local tooling reads from ``template.yaml``.
+
+    Attributes:
+        root: The template's directory (``CodeUri``/``ContentUri`` are relative to it).
+        functions: Function specs by logical id.
+        routes: Every HTTP API route, in template order.
+        authorizer_id: Logical id of the function behind the HTTP API's default authorizer.
+        table_key_schema: The (first) DynamoDB table's schema, or None without a table.
+    """
+
+    root: Path
+    functions: dict[str, FunctionSpec]
+    routes: tuple[Route, ...]
+    authorizer_id: str | None
+    table_key_schema: TableSchema | None
+
+    def function(self, logical_id: str) -> FunctionSpec:
+        """The spec of ``logical_id``.
+
+        Raises:
+            TemplateError: No such function; the message lists the known ones.
+        """
+        try:
+            return self.functions[logical_id]
+        except KeyError:
+            known = ", ".join(sorted(self.functions)) or "none"
+            raise TemplateError(
+                f"no function {logical_id!r} in the template (functions: {known})"
+            ) from None
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _is_intrinsic(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and (
+        "Ref" in value or next(iter(value)).startswith("Fn::")
+    )
+
+
+def _local_value(value: Any) -> str | None:
+    """The string a variable has locally, or None when only CloudFormation knows it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        # Dynamic references are resolved by CloudFormation at deploy time.
+        return None if "{{resolve:" in value else value
+    return None  # intrinsic functions, lists, maps
+
+
+def _ref_target(value: Any) -> str | None:
+    """The logical id a ``Ref``/``GetAtt`` points at (``X.Alias``/``X.Arn`` → ``X``)."""
+    if isinstance(value, str):
+        return value.split(".", 1)[0]
+    if not isinstance(value, dict):
+        return None
+    if "Ref" in value and isinstance(value["Ref"], str):
+        return value["Ref"].split(".", 1)[0]
+    getatt = value.get("Fn::GetAtt")
+    if isinstance(getatt, list) and getatt and isinstance(getatt[0], str):
+        return getatt[0]
+    return None
+
+
+def _merged(global_props: Mapping[str, Any], props: Mapping[str, Any], key: str) -> Any:
+    """A property after SAM's Globals merge: maps merge, lists append, scalars override."""
+    mine, theirs = props.get(key), global_props.get(key)
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        return {**theirs, **mine}
+    if isinstance(mine, list) and isinstance(theirs, list):
+        return [*theirs, *mine]
+    return theirs if mine is None else mine
+
+
+def _environment(global_props: Mapping[str, Any], props: Mapping[str, Any]) -> dict[str, str]:
+    variables: dict[str, Any] = {}
+    for source in (global_props, props):
+        env = source.get("Environment")
+        if isinstance(env, dict) and isinstance(env.get("Variables"), dict):
+            variables.update(env["Variables"])
+    resolved = {name: _local_value(value) for name, value in variables.items()}
+    return {name: value for name, value in resolved.items() if value is not None}
+
+
+def _layer_dirs(root: Path, resources: Mapping[str, Any], layers: Any) -> tuple[Path, ...]:
+    dirs: list[Path] = []
+    for entry in layers if isinstance(layers, list) else []:
+        target = _ref_target(entry) if _is_intrinsic(entry) else None
+        resource = resources.get(target or "")
+        if not isinstance(resource, dict) or resource.get("Type") not in LAYER_TYPES:
+            continue  # a published layer ARN: nothing local to add
+        props = resource.get("Properties") or {}
+        content = props.get("ContentUri") or props.get("Content")
+        if isinstance(content, str):
+            dirs.append((root / content).resolve())
+    return tuple(dirs)
+
+
+def _as_int(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _function_spec(root: Path, logical_id: str, props: Mapping[str, Any],
+                   global_props: Mapping[str, Any], resources: Mapping[str, Any]) -> FunctionSpec:
+    code_uri = _merged(global_props, props, "CodeUri")
+    handler = _merged(global_props, props, "Handler")
+    if not isinstance(code_uri, str) or not isinstance(handler, str):
+        raise TemplateError(f"{logical_id}: a local CodeUri and a Handler are required")
+    architectures = _merged(global_props, props, "Architectures")
+    return FunctionSpec(
+        logical_id=logical_id,
+        code_dir=(root / code_uri).resolve(),
+        handler=handler,
+        environment=_environment(global_props, props),
+        layer_dirs=_layer_dirs(root, resources, _merged(global_props, props, "Layers")),
+        memory_size_mb=_as_int(_merged(global_props, props, "MemorySize"), DEFAULT_MEMORY_MB),
+        timeout_s=_as_int(_merged(global_props, props, "Timeout"), DEFAULT_TIMEOUT_S),
+        runtime=str(_merged(global_props, props, "Runtime") or ""),
+        architectures=tuple(architectures) if isinstance(architectures, list) else ("x86_64",),
+    )
+
+
+def _default_authorizers(resources: Mapping[str, Any],
+                         api_globals: Mapping[str, Any]) -> dict[str, tuple[str | None, dict]]:
+    """Per HTTP API logical id: (default authorizer name, authorizers)."""
+    apis: dict[str, tuple[str | None, dict]] = {}
+    candidates = {IMPLICIT_HTTP_API: {}} | {
+        key: value.get("Properties") or {}
+        for key, value in resources.items()
+        if isinstance(value, dict) and value.get("Type") == HTTP_API_TYPE
+    }
+    for api_id, props in candidates.items():
+        auth = _merged(api_globals, props, "Auth") or {}
+        default = auth.get("DefaultAuthorizer") if isinstance(auth, dict) else None
+        authorizers = auth.get("Authorizers") if isinstance(auth, dict) else None
+        apis[api_id] = (default if isinstance(default, str) else None,
+                        authorizers if isinstance(authorizers, dict) else {})
+    return apis
+
+
+def _routes(functions: Mapping[str, Any], apis: Mapping[str, tuple[str | None, dict]]
+            ) -> tuple[tuple[Route, ...], str | None]:
+    routes: list[Route] = []
+    authorizer_id: str | None = None
+    for logical_id, resource in functions.items():
+        events = (resource.get("Properties") or {}).get("Events") or {}
+        for event in events.values():
+            if not isinstance(event, dict) or event.get("Type") != "HttpApi":
+                continue
+            props = event.get("Properties") or {}
+            api_id = _ref_target(props.get("ApiId")) or IMPLICIT_HTTP_API
+            default, authorizers = apis.get(api_id, (None, {}))
+            auth = props.get("Auth")
+            name = auth.get("Authorizer", default) if isinstance(auth, dict) else default
+            authorized = isinstance(name, str) and name != "NONE" and name in authorizers
+            if authorized:
+                config = authorizers[name]
+                if isinstance(config, dict):
+                    authorizer_id = authorizer_id or _ref_target(config.get("FunctionArn"))
+            routes.append(Route(
+                method=str(props.get("Method", "ANY")).upper(),
+                path=str(props.get("Path", "/")),
+                function_id=logical_id,
+                authorized=authorized,
+            ))
+    return tuple(routes), authorizer_id
+
+
+def _table_schema(resources: Mapping[str, Any]) -> TableSchema | None:
+    for logical_id, resource in resources.items():
+        if not isinstance(resource, dict) or resource.get("Type") != TABLE_TYPE:
+            continue
+        props = resource.get("Properties") or {}
+        keys = tuple((k["AttributeName"], k["KeyType"]) for k in props.get("KeySchema") or [])
+        types = {a["AttributeName"]: a["AttributeType"]
+                 for a in props.get("AttributeDefinitions") or []}
+        ttl = props.get("TimeToLiveSpecification") or {}
+        billing = props.get("BillingMode")
+        return TableSchema(
+            logical_id=logical_id,
+            key_schema=keys,
+            attribute_types=types,
+            billing_mode=billing if isinstance(billing, str) else "PROVISIONED",
+            ttl_attribute=ttl.get("AttributeName") if ttl.get("Enabled") is True else None,
+        )
+    return None
+
+
+def load_sam_app(template_path: Path | None = None) -> SamApp:
+    """Read the SAM application from ``template_path`` (default `default_template_path`).
+
+    Raises:
+        TemplateError: The template is missing or a function lacks a local CodeUri/Handler.
+    """
+    path = Path(template_path) if template_path else default_template_path()
+    document = load_template(path)
+    root = path.resolve().parent
+    resources: dict[str, Any] = document["Resources"]
+    globals_ = document.get("Globals") or {}
+    function_globals = globals_.get("Function") or {}
+    functions = {key: value for key, value in resources.items()
+                 if isinstance(value, dict) and value.get("Type") == FUNCTION_TYPE}
+    specs = {
+        key: _function_spec(root, key, value.get("Properties") or {}, function_globals, resources)
+        for key, value in functions.items()
+    }
+    routes, authorizer_id = _routes(functions, _default_authorizers(
+        resources, globals_.get("HttpApi") or {}))
+    return SamApp(root=root, functions=specs, routes=routes, authorizer_id=authorizer_id,
+                  table_key_schema=_table_schema(resources))
+
+
+# --- loading handlers ------------------------------------------------------------------------
+
+_handlers: dict[tuple[Path, str], Callable[[dict, Any], Any]] = {}
+_handlers_lock = threading.Lock()
+
+
+def _module_name(spec: FunctionSpec, module_path: str) -> str:
+    # Every function has an `app.py`: a unique name keeps them apart in sys.modules.
+    safe = "".join(c if c.isalnum() else "_" for c in f"{spec.logical_id}_{module_path}")
+    return f"_sam_function_{safe}"
+
+
+def load_handler(spec: FunctionSpec) -> Callable[[dict, Any], Any]:
+    """Import the function's handler as Lambda would, once per code dir and handler.
+
+    The layer directories go onto ``sys.path`` (Lambda's ``/opt/python``); the code directory
+    is on ``sys.path`` while the module is imported (Lambda's ``/var/task``) so that sibling
+    modules resolve.
+
+    Args:
+        spec: The function to load.
+
+    Returns:
+        The handler callable ``(event, context) -> response``.
+
+    Raises:
+        TemplateError: The handler's module or attribute does not exist.
+    """
+    key = (spec.code_dir, spec.handler)
+    with _handlers_lock:
+        cached = _handlers.get(key)
+        if cached is not None:
+            return cached
+        module_path, _, attribute = spec.handler.rpartition(".")
+        if not module_path or not attribute:
+            raise TemplateError(f"{spec.logical_id}: Handler must be <module>.<function>")
+        source = spec.code_dir / (module_path.replace(".", "/") + ".py")
+        if not source.is_file():
+            raise TemplateError(f"{spec.logical_id}: handler module {source} does not exist")
+        for layer in reversed(spec.layer_dirs):
+            if str(layer) not in sys.path:
+                sys.path.insert(0, str(layer))
+        module = _import_from(source, _module_name(spec, module_path), spec.code_dir)
+        handler = getattr(module, attribute, None)
+        if not callable(handler):
+            raise TemplateError(f"{spec.logical_id}: {source} has no function {attribute!r}")
+        _handlers[key] = handler
+        return handler
+
+
+def _import_from(source: Path, name: str, code_dir: Path) -> ModuleType:
+    module_spec = importlib.util.spec_from_file_location(name, source)
+    if module_spec is None or module_spec.loader is None:
+        raise TemplateError(f"cannot import {source}")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module
+    sys.path.insert(0, str(code_dir))
+    try:
+        module_spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    finally:
+        try:
+            sys.path.remove(str(code_dir))
+        except ValueError:
+            pass
+    return module
