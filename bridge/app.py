@@ -1,0 +1,175 @@
+"""Assembles the bridge from the parsed command line and runs it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import copy
+import logging
+import signal
+import sys
+from typing import Any
+
+from voice_agent import catalogue
+
+from bridge.api_client import ApiClient
+from bridge.audit import AuditLog
+from bridge.cli import DEFAULT_ORIGINS, read_token
+from bridge.confirm import Confirmer, TerminalConfirmer, UtteranceConfirmer
+from bridge.desktop import DesktopExecutor
+from bridge.lines import LineSource
+from bridge.mcp_client import DesktopClient, DesktopError, parse_header
+from bridge.policy import Policy, PolicyError
+from bridge.router import ToolRouter
+from bridge.session import Conversation, ConversationSettings
+from bridge.status import Metrics, StatusLine
+
+
+class UsageError(ValueError):
+    """The command line is incomplete or contradictory."""
+
+
+def session_tools(desktop: DesktopClient | None) -> list[dict[str, Any]]:
+    """The whole tool list for ``session.update``: API + voice tools from the catalogue and the
+    desktop tools exactly as the running server names them (none without a server)."""
+    tools = copy.deepcopy([*catalogue.API_TOOLS, *catalogue.VOICE_TOOLS])
+    if desktop is not None:
+        tools += [tool.as_function_tool() for tool in desktop.tools]
+    return tools
+
+
+def make_desktop_client(args: argparse.Namespace) -> DesktopClient | None:
+    """The Windows-MCP client the options ask for, or None."""
+    try:
+        headers = dict(parse_header(h) for h in (args.mcp_header or []))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    if args.mcp_command:
+        return DesktopClient(command=args.mcp_command)
+    if args.mcp_url:
+        return DesktopClient(url=args.mcp_url, headers=headers)
+    if headers:
+        raise UsageError("--mcp-header only applies to --mcp-url")
+    return None
+
+
+def _quiet_libraries() -> None:
+    # The MCP SDK and HTTP clients log every request at INFO; the status line is enough.
+    logging.basicConfig(level=logging.WARNING)
+    for name in ("httpx", "httpx2", "mcp", "uvicorn", "websockets"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Run the bridge (conversation or ``--serve``) and return the exit code.
+
+    Raises:
+        UsageError: missing or contradictory options.
+    """
+    _quiet_libraries()
+    try:
+        policy = Policy.load(args.policy)
+    except PolicyError as exc:
+        raise UsageError(str(exc)) from exc
+    audit = AuditLog(args.audit_log)
+    desktop_client = make_desktop_client(args)
+    if args.serve:
+        if desktop_client is None:
+            raise UsageError("--serve needs --mcp-command or --mcp-url")
+        from bridge.serve import serve
+
+        lines = LineSource()
+        async with _desktop(desktop_client) as started:
+            if started is None:
+                return 1
+            executor = DesktopExecutor(started, policy, TerminalConfirmer(lines), audit,
+                                       source="serve")
+            return await serve(executor, port=args.port,
+                               origins=tuple(args.allow_origin or DEFAULT_ORIGINS))
+
+    if not args.api:
+        raise UsageError("--api URL is required (the voice-agent API, e.g. "
+                         "http://127.0.0.1:3000)")
+    try:
+        token = read_token(args)
+    except OSError as exc:
+        raise UsageError(f"cannot read --token-file: {exc}") from exc
+    if not token:
+        raise UsageError("--token or --token-file is required (get one with "
+                         "`voice-agent token`)")
+
+    audio_in = audio_out = None
+    if not args.text:
+        from bridge.audio import AudioUnavailableError, MicrophoneInput, SpeakerOutput
+
+        try:
+            audio_in, audio_out = MicrophoneInput(), SpeakerOutput()
+        except AudioUnavailableError as exc:
+            raise UsageError(str(exc)) from exc
+
+    lines = LineSource() if args.text else None
+    voice_confirmer = None if args.text else UtteranceConfirmer(wait_s=policy.confirm_wait_s)
+    confirmer: Confirmer = TerminalConfirmer(lines) if lines is not None \
+        else voice_confirmer  # type: ignore[assignment]
+    settings = ConversationSettings(text_mode=bool(args.text), model=args.model,
+                                    voice=args.voice, max_session_s=args.max_session_s,
+                                    slow_notice_s=policy.slow_notice_s)
+    status, metrics = StatusLine(), Metrics()
+    api = ApiClient(args.api, token)
+    try:
+        async with _desktop(desktop_client) as started:
+            if desktop_client is not None and started is None:
+                return 1
+            router = ToolRouter(api, DesktopExecutor(started, policy, confirmer, audit))
+            conversation = Conversation(settings, api, router, session_tools(started),
+                                        lines=lines, audio_in=audio_in, audio_out=audio_out,
+                                        voice_confirmer=voice_confirmer, status=status,
+                                        metrics=metrics)
+            with _sigint_stops(conversation):
+                code = await conversation.run()
+    finally:
+        await api.close()
+        for device in (audio_in, audio_out):
+            if device is not None:
+                await device.close()
+    status.clear()
+    print(metrics.summary(), file=sys.stderr, flush=True)
+    return code
+
+
+@contextlib.asynccontextmanager
+async def _desktop(client: DesktopClient | None) -> Any:
+    """Start the desktop client (yield None on failure, after saying why) and always close it."""
+    if client is None:
+        yield None
+        return
+    try:
+        await client.start()
+    except DesktopError as exc:
+        print(f"voice-agent bridge: {exc}", file=sys.stderr, flush=True)
+        await client.close()
+        yield None
+        return
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@contextlib.contextmanager
+def _sigint_stops(conversation: Conversation) -> Any:
+    """Ctrl-C (and SIGTERM) end the conversation through its normal shutdown path."""
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, conversation.stop, 130, "interrupted")
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # Windows: KeyboardInterrupt cancels the run instead
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)

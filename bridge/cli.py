@@ -1,0 +1,89 @@
+"""Command line of ``voice-agent bridge`` (also ``python -m bridge``).
+
+``voice_agent_cli.main`` adds these arguments to its ``bridge`` sub-command and calls
+:func:`run_bridge`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from voice_agent import catalogue
+
+DEFAULT_PORT = 8765
+# Realtime sessions end at 60 minutes; renew 5 minutes early so a long reply or a slow tool
+# never runs into the server's cut-off.
+DEFAULT_MAX_SESSION_S = 3600 - 300
+DEFAULT_ORIGINS = ("http://127.0.0.1:3000", "http://localhost:3000")
+
+
+def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the bridge's options to ``parser``."""
+    parser.add_argument("--api", metavar="URL",
+                        help="base URL of the voice-agent API (e.g. http://127.0.0.1:3000)")
+    token = parser.add_mutually_exclusive_group()
+    token.add_argument("--token", metavar="T", help="the user's JWT")
+    token.add_argument("--token-file", metavar="F", help="file holding the user's JWT")
+    mcp = parser.add_mutually_exclusive_group()
+    mcp.add_argument("--mcp-command", metavar="CMD",
+                     help='start Windows-MCP over stdio, e.g. "uvx windows-mcp serve"')
+    mcp.add_argument("--mcp-url", metavar="URL",
+                     help="Windows-MCP over streamable HTTP, e.g. http://127.0.0.1:8000/mcp/")
+    parser.add_argument("--mcp-header", metavar="'Name: value'", action="append", default=[],
+                        help="extra HTTP header for --mcp-url (auth); repeatable")
+    parser.add_argument("--text", action="store_true",
+                        help="talk by typed lines on stdin/stdout instead of audio")
+    parser.add_argument("--serve", action="store_true",
+                        help="serve the desktop tools to the web client on 127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help=f"port of --serve (default {DEFAULT_PORT}; 0 picks a free one)")
+    parser.add_argument("--allow-origin", metavar="ORIGIN", action="append", default=None,
+                        help="browser origin allowed to use --serve (repeatable; default "
+                             + ", ".join(DEFAULT_ORIGINS) + ")")
+    parser.add_argument("--policy", metavar="FILE",
+                        help="safety policy overriding bridge/policy.default.toml")
+    parser.add_argument("--model", choices=catalogue.accepted_model_names(),
+                        help=f"realtime model (default: the API's, {catalogue.DEFAULT_MODEL})")
+    parser.add_argument("--voice", choices=catalogue.VOICES,
+                        help=f"assistant voice (default: the API's, {catalogue.DEFAULT_VOICE})")
+    parser.add_argument("--audit-log", metavar="FILE",
+                        help="JSONL audit log of desktop actions (default "
+                             "~/.voice-agent/audit.jsonl)")
+    parser.add_argument("--max-session-s", type=float, default=DEFAULT_MAX_SESSION_S,
+                        help="renew the realtime session after this many seconds "
+                             f"(default {DEFAULT_MAX_SESSION_S}; the server's limit is 3600)")
+
+
+def read_token(args: argparse.Namespace) -> str | None:
+    """The JWT from ``--token`` or ``--token-file`` (stripped), or None."""
+    if getattr(args, "token", None):
+        return str(args.token).strip()
+    if getattr(args, "token_file", None):
+        return Path(args.token_file).read_text(encoding="utf-8").strip()
+    return None
+
+
+def run_bridge(args: argparse.Namespace) -> int:
+    """Run the bridge as the command line asked; returns the process exit code."""
+    from bridge.app import UsageError, run
+
+    try:
+        return asyncio.run(run(args))
+    except UsageError as exc:
+        print(f"voice-agent bridge: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        # Only reached where no signal handler could be installed (Windows): resources were
+        # closed by the cancelled tasks' cleanup.
+        return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bridge`` entry point."""
+    parser = argparse.ArgumentParser(prog="voice-agent bridge",
+                                     description="Desktop bridge of the voice agent.")
+    add_bridge_arguments(parser)
+    return run_bridge(parser.parse_args(argv))

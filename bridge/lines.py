@@ -1,0 +1,66 @@
+"""Typed lines from stdin, read without blocking the event loop.
+
+One reader serves both the conversation (each line is a user message) and confirmations (the
+next line answers y/N), so a line is consumed by exactly one of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from typing import TextIO
+
+
+class LineSource:
+    """Delivers stdin lines one by one; ``None`` means end of input (and stays so)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream if stream is not None else sys.stdin
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._started = False
+        self._eof = False
+
+    def start(self) -> None:
+        """Start the reader; idempotent.
+
+        A daemon thread (not the default executor) reads, because a blocking read on a
+        terminal would otherwise hold up interpreter exit after Ctrl-C.
+        """
+        if self._started:
+            return
+        self._started = True
+        loop = asyncio.get_running_loop()
+
+        def pump() -> None:
+            try:
+                for line in self._stream:
+                    loop.call_soon_threadsafe(self._queue.put_nowait, line.rstrip("\r\n"))
+            except (OSError, ValueError):
+                pass
+            finally:
+                try:
+                    loop.call_soon_threadsafe(self._queue.put_nowait, None)
+                except RuntimeError:
+                    pass  # the loop is already closed: nobody is waiting any more
+
+        threading.Thread(target=pump, name="stdin-lines", daemon=True).start()
+
+    def feed(self, line: str | None) -> None:
+        """Inject a line (tests, or a non-stdin front end); ``None`` ends the input."""
+        self._queue.put_nowait(line)
+
+    @property
+    def at_eof(self) -> bool:
+        """Whether end of input has been read."""
+        return self._eof
+
+    async def readline(self) -> str | None:
+        """The next line, or ``None`` at end of input."""
+        if self._eof:
+            return None
+        self.start()
+        line = await self._queue.get()
+        if line is None:
+            self._eof = True
+        return line

@@ -1,0 +1,177 @@
+"""Connection to the local Windows-MCP server (stdio subprocess or streamable HTTP).
+
+The MCP SDK's client is built on anyio task groups, which must be entered and left by the same
+task; so one owner task holds the connection for its whole life and the other tasks only call
+``call_tool`` on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+
+class DesktopError(RuntimeError):
+    """The desktop server could not be started or reached."""
+
+
+@dataclass
+class DesktopTool:
+    """A tool the server offers, as the realtime session needs it."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+    def as_function_tool(self) -> dict[str, Any]:
+        """The GA realtime function-tool shape (flat; no ``strict``)."""
+        parameters = dict(self.parameters) or {"type": "object", "properties": {}}
+        parameters.setdefault("type", "object")
+        return {"type": "function", "name": self.name, "description": self.description[:1024],
+                "parameters": parameters}
+
+
+@dataclass
+class ToolResult:
+    """What a desktop tool returned: text parts, images (mime, base64) and the error flag."""
+
+    text: str
+    images: list[tuple[str, str]] = field(default_factory=list)
+    is_error: bool = False
+
+
+def parse_header(value: str) -> tuple[str, str]:
+    """Split ``"Name: value"`` into its parts.
+
+    Raises:
+        ValueError: no colon or an empty name.
+    """
+    name, sep, rest = value.partition(":")
+    if not sep or not name.strip():
+        raise ValueError(f"header must look like 'Name: value', got {value!r}")
+    return name.strip(), rest.strip()
+
+
+class DesktopClient:
+    """One Windows-MCP connection: ``start()`` connects and lists tools, ``close()`` ends it.
+
+    Both are idempotent; ``close()`` also ends the stdio server process.
+    """
+
+    def __init__(self, *, command: str | None = None, url: str | None = None,
+                 headers: dict[str, str] | None = None, connect_timeout_s: float = 60.0) -> None:
+        if (command is None) == (url is None):
+            raise ValueError("give exactly one of command or url")
+        self._command = command
+        self._url = url
+        self._headers = headers or {}
+        self._connect_timeout_s = connect_timeout_s
+        self._client: Client | None = None
+        self._owner: asyncio.Task[None] | None = None
+        self._ready: asyncio.Future[None] | None = None
+        self._stop = asyncio.Event()
+        self.tools: list[DesktopTool] = []
+
+    @property
+    def names(self) -> set[str]:
+        """The exact tool names the server offers."""
+        return {tool.name for tool in self.tools}
+
+    def _server_spec(self) -> Any:
+        if self._command is not None:
+            parts = shlex.split(self._command)
+            if not parts:
+                raise DesktopError("--mcp-command is empty")
+            return StdioServerParameters(command=parts[0], args=parts[1:])
+        assert self._url is not None
+        http_client = create_mcp_http_client(headers=self._headers or None)
+        return streamable_http_client(self._url, http_client=http_client)
+
+    async def start(self) -> None:
+        """Connect and discover the tools (``list_tools``); a second call does nothing.
+
+        Raises:
+            DesktopError: the server cannot be started or does not answer.
+        """
+        if self._owner is not None:
+            if self._ready is not None:
+                await asyncio.shield(self._ready)
+            return
+        self._ready = asyncio.get_running_loop().create_future()
+        self._owner = asyncio.create_task(self._own(), name="mcp-owner")
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready), self._connect_timeout_s)
+        except TimeoutError as exc:
+            await self.close()
+            raise DesktopError(f"the desktop server did not answer within "
+                               f"{self._connect_timeout_s:.0f} s") from exc
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _own(self) -> None:
+        assert self._ready is not None
+        try:
+            async with Client(self._server_spec(), mode="legacy") as client:
+                self._client = client
+                listing = await client.list_tools()
+                self.tools = [DesktopTool(t.name, t.description or t.name,
+                                          dict(t.input_schema or {})) for t in listing.tools]
+                self._ready.set_result(None)
+                await self._stop.wait()
+        except Exception as exc:  # the SDK raises many kinds; all mean "not reachable"
+            if not self._ready.done():
+                target = self._command or self._url
+                self._ready.set_exception(
+                    DesktopError(f"cannot start the desktop server ({target}): {exc!r}"))
+        finally:
+            self._client = None
+
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> ToolResult:
+        """Call one tool; MCP-level failures come back as an error result, not an exception."""
+        client = self._client
+        if client is None:
+            return ToolResult("error: the desktop server is not connected", is_error=True)
+        try:
+            result = await client.call_tool(name, arguments)
+        except Exception as exc:  # protocol errors, dead pipe, validation …
+            return ToolResult(f"error: {name} failed: {exc}", is_error=True)
+        texts: list[str] = []
+        images: list[tuple[str, str]] = []
+        for item in result.content:
+            kind = getattr(item, "type", "")
+            if kind == "text":
+                texts.append(item.text)  # type: ignore[union-attr]
+            elif kind == "image":
+                images.append((item.mime_type, item.data))  # type: ignore[union-attr]
+            else:
+                texts.append(f"[{kind} content omitted]")
+        return ToolResult("\n".join(texts), images, bool(result.is_error))
+
+    async def close(self) -> None:
+        """End the connection (and the stdio server process); safe to call twice."""
+        self._stop.set()
+        owner, self._owner = self._owner, None
+        if owner is not None:
+            try:
+                await asyncio.wait_for(owner, 10)
+            except TimeoutError:
+                owner.cancel()
+                with contextlib.suppress(BaseException):
+                    await owner
+            except Exception:
+                pass
+
+    async def __aenter__(self) -> DesktopClient:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -1,0 +1,127 @@
+"""``--serve``: the desktop tools over HTTP for the web client, on 127.0.0.1 only.
+
+A browser page can reach loopback servers, so the endpoint needs more than a loopback bind:
+every request must carry the pairing token printed at start (``X-Pairing-Token``, compared in
+constant time) and come from an allowed ``Origin``; CORS preflight is answered for those
+origins only. Calls go through the same policy; confirmations are asked in this terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import secrets
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TextIO
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bridge.desktop import DesktopExecutor
+
+TOKEN_HEADER = "X-Pairing-Token"
+_CORS_HEADERS = {"Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                 "Access-Control-Allow-Headers": f"Content-Type, {TOKEN_HEADER}",
+                 "Access-Control-Max-Age": "600", "Vary": "Origin"}
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def create_app(executor: DesktopExecutor, token: str, origins: tuple[str, ...]) -> Starlette:
+    """The ASGI app: ``GET /tools``, ``POST /tools/call`` and their preflights."""
+    allowed = frozenset(o.rstrip("/") for o in origins)
+
+    def cors(origin: str) -> dict[str, str]:
+        return {"Access-Control-Allow-Origin": origin, **_CORS_HEADERS}
+
+    def guarded(handler: Handler) -> Handler:
+        async def wrapper(request: Request) -> Response:
+            origin = request.headers.get("origin", "")
+            if origin not in allowed:
+                return JSONResponse({"error": "origin not allowed"}, status_code=403)
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers=cors(origin))
+            given = request.headers.get(TOKEN_HEADER, "")
+            if not hmac.compare_digest(given.encode(), token.encode()):
+                return JSONResponse({"error": f"missing or wrong {TOKEN_HEADER}"},
+                                    status_code=401, headers=cors(origin))
+            response = await handler(request)
+            response.headers.update(cors(origin))
+            return response
+        return wrapper
+
+    async def list_tools(request: Request) -> Response:
+        tools = [tool.as_function_tool() for tool in (executor.client.tools
+                                                       if executor.client else [])]
+        return JSONResponse({"tools": tools})
+
+    async def call_tool(request: Request) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "body must be JSON"}, status_code=400)
+        name = body.get("name") if isinstance(body, dict) else None
+        arguments = body.get("arguments", {}) if isinstance(body, dict) else None
+        if not isinstance(name, str) or not name:
+            return JSONResponse({"error": "name: required (a tool name)"}, status_code=422)
+        if not isinstance(arguments, dict):
+            return JSONResponse({"error": "arguments: must be an object"}, status_code=422)
+        if not executor.handles(name):
+            return JSONResponse({"output": f"error: unknown desktop tool {name!r}",
+                                 "is_error": True})
+        outcome = await executor.run(name, arguments)
+        return JSONResponse({"output": outcome.text, "is_error": outcome.is_error})
+
+    return Starlette(routes=[
+        Route("/tools", guarded(list_tools), methods=["GET", "OPTIONS"]),
+        Route("/tools/call", guarded(call_tool), methods=["POST", "OPTIONS"]),
+    ])
+
+
+async def serve(executor: DesktopExecutor, *, port: int, origins: tuple[str, ...],
+                token: str | None = None, out: TextIO | None = None,
+                ready: asyncio.Future[int] | None = None) -> int:
+    """Serve until cancelled or Ctrl-C; returns the exit code.
+
+    Args:
+        executor: runs the calls under the policy.
+        port: TCP port on 127.0.0.1 (0 picks a free one).
+        origins: allowed browser origins.
+        token: the pairing token (a fresh random one by default).
+        out: where the token and the address are printed (stdout).
+        ready: resolved with the bound port once listening (tests).
+    """
+    import uvicorn
+
+    out = out or sys.stdout
+    token = token or secrets.token_urlsafe(24)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))  # loopback only, whatever the caller passes
+    bound = int(sock.getsockname()[1])
+    config = uvicorn.Config(create_app(executor, token, origins), log_level="warning",
+                            lifespan="off")
+    server = uvicorn.Server(config)
+    print(f"bridge serving desktop tools on http://127.0.0.1:{bound}", file=out, flush=True)
+    print(f"pairing token: {token}", file=out, flush=True)
+    print("allowed origins: " + ", ".join(origins), file=out, flush=True)
+    task = asyncio.ensure_future(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                break  # it failed to start; awaiting the task below raises why
+            await asyncio.sleep(0.01)
+        if ready is not None and not ready.done():
+            ready.set_result(bound)
+        await task
+    finally:
+        server.should_exit = True
+        if not task.done():
+            await task
+        sock.close()
+    return 0
+

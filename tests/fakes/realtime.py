@@ -1,0 +1,576 @@
+"""Fake OpenAI realtime WebSocket server and fake voice-agent API, both on 127.0.0.1.
+
+:class:`FakeRealtime` speaks the GA realtime event protocol with scripted behaviour: a user
+message containing a trigger answers with function calls, tool outputs are answered with a text
+reply that quotes them, an out-of-band response gives a short notice, the connection can be
+dropped after N client events. Every client event is recorded per session and validated against
+the GA shapes (unknown types, beta fields, non-string ``function_call_output.output`` …);
+violations are kept in ``session.violations`` and answered with an ``error`` event as the real
+API does.
+
+:class:`FakeApi` serves ``POST /api/voice-agent`` (minting sessions that point at the fake
+realtime server) and the memory/search routes, checking the bearer token and recording calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import re
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+# --- GA shape validation --------------------------------------------------------------------
+
+CLIENT_EVENT_TYPES = {
+    "session.update", "input_audio_buffer.append", "input_audio_buffer.commit",
+    "input_audio_buffer.clear", "conversation.item.create", "conversation.item.retrieve",
+    "conversation.item.truncate", "conversation.item.delete", "response.create",
+    "response.cancel", "output_audio_buffer.clear",
+}
+SESSION_FIELDS = {"type", "model", "instructions", "output_modalities", "audio", "tools",
+                  "tool_choice", "max_output_tokens", "tracing", "truncation", "prompt",
+                  "include"}
+BETA_SESSION_FIELDS = {"voice", "modalities", "input_audio_format", "output_audio_format",
+                       "turn_detection", "temperature", "input_audio_transcription", "id",
+                       "object"}
+RESPONSE_FIELDS = {"instructions", "conversation", "tool_choice", "output_modalities", "tools",
+                   "metadata", "input", "max_output_tokens", "audio", "prompt"}
+TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+CONTENT_TYPES = {"user": {"input_text", "input_audio", "input_image"},
+                 "system": {"input_text"},
+                 "assistant": {"output_text", "output_audio"}}
+
+
+def validate_client_event(event: Any, known_calls: set[str]) -> list[str]:
+    """Problems of one client event against the GA shapes (empty when valid)."""
+    if not isinstance(event, dict):
+        return ["event is not an object"]
+    kind = event.get("type")
+    if kind not in CLIENT_EVENT_TYPES:
+        return [f"unknown client event type {kind!r}"]
+    problems: list[str] = []
+    if kind == "session.update":
+        session = event.get("session")
+        if not isinstance(session, dict):
+            return ["session.update without session"]
+        if session.get("type") != "realtime":
+            problems.append("session.type must be 'realtime'")
+        for key in session:
+            if key in BETA_SESSION_FIELDS:
+                problems.append(f"Unknown parameter: 'session.{key}' (beta field)")
+            elif key not in SESSION_FIELDS:
+                problems.append(f"Unknown parameter: 'session.{key}'")
+        for tool in session.get("tools", []):
+            if tool.get("type") != "function" or not TOOL_NAME.match(tool.get("name", "")):
+                problems.append(f"bad tool {tool.get('name')!r}")
+            if "strict" in tool or "function" in tool:
+                problems.append(f"tool {tool.get('name')!r} has a non-GA field")
+            if not isinstance(tool.get("parameters", {}), dict):
+                problems.append(f"tool {tool.get('name')!r} parameters is not an object")
+        audio = session.get("audio", {})
+        for key in audio:
+            if key not in ("input", "output"):
+                problems.append(f"Unknown parameter: 'session.audio.{key}'")
+    elif kind == "conversation.item.create":
+        item = event.get("item") or {}
+        itype = item.get("type")
+        if itype == "function_call_output":
+            if not isinstance(item.get("output"), str):
+                problems.append("function_call_output.output must be a string")
+            if item.get("call_id") not in known_calls:
+                problems.append(f"unknown call_id {item.get('call_id')!r}")
+        elif itype == "message":
+            role = item.get("role")
+            allowed = CONTENT_TYPES.get(role)
+            if allowed is None:
+                problems.append(f"bad role {role!r}")
+            for part in item.get("content", []):
+                if allowed is not None and part.get("type") not in allowed:
+                    problems.append(f"content type {part.get('type')!r} not allowed for {role}")
+                if part.get("type") == "input_image" and not str(
+                        part.get("image_url", "")).startswith("data:image/"):
+                    problems.append("input_image needs a data: URL")
+        else:
+            problems.append(f"unexpected item type {itype!r}")
+    elif kind == "response.create":
+        for key in event.get("response", {}) or {}:
+            if key not in RESPONSE_FIELDS:
+                problems.append(f"Unknown parameter: 'response.{key}'")
+    elif kind == "input_audio_buffer.append":
+        try:
+            base64.b64decode(event.get("audio", ""), validate=True)
+        except (ValueError, TypeError):
+            problems.append("audio is not base64")
+    elif kind == "conversation.item.truncate":
+        if not isinstance(event.get("audio_end_ms"), int) or "item_id" not in event:
+            problems.append("truncate needs item_id and integer audio_end_ms")
+    return problems
+
+
+# --- scripted realtime server ---------------------------------------------------------------
+
+@dataclass
+class Rule:
+    """When ``match`` appears in the latest user message (``on="user"``) or in a tool output
+    (``on="output"``), answer with these function calls ``[(name, arguments or raw JSON)]``."""
+
+    match: str
+    calls: list[tuple[str, dict[str, Any] | str]]
+    on: str = "user"
+    once: bool = True
+    used: bool = False
+
+
+@dataclass
+class FakeSession:
+    """One WebSocket connection (one realtime session) and what it received."""
+
+    index: int
+    authorization: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    audio: bytearray = field(default_factory=bytearray)
+    items: list[dict[str, Any]] = field(default_factory=list)
+    known_calls: set[str] = field(default_factory=set)
+    output_modalities: list[str] = field(default_factory=lambda: ["audio"])
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    closed: bool = False
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        """Received events of one type."""
+        return [e for e in self.events if e.get("type") == kind]
+
+    def outputs(self) -> dict[str, str]:
+        """function_call_output items by call_id."""
+        return {i["call_id"]: i["output"] for i in self.items
+                if i.get("type") == "function_call_output"}
+
+    def outputs_by_name(self) -> dict[str, str]:
+        """function_call_output items by the called tool's name (last call of each name)."""
+        names = {i["call_id"]: i["name"] for i in self.items if i.get("type") == "function_call"}
+        return {names[call_id]: output for call_id, output in self.outputs().items()}
+
+
+class FakeRealtime:
+    """A GA-speaking realtime server with scripted behaviour (see module docstring).
+
+    Attributes:
+        rules: scripted function calls.
+        drop_after: {session index: number of client events after which the socket is cut}.
+        audio_reply_ms: on the first audio append, stream an audio reply this long.
+        barge_in_after_bytes: emit ``speech_started`` once this much input audio arrived.
+        reply_delay_s: pause before each scripted response (to keep one "in progress").
+    """
+
+    def __init__(self) -> None:
+        self.rules: list[Rule] = []
+        self.drop_after: dict[int, int] = {}
+        self.audio_reply_ms = 0
+        self.barge_in_after_bytes = 0
+        self.reply_delay_s = 0.0
+        self.sessions: list[FakeSession] = []
+        self.url = ""
+        self._server: Any = None
+        self._counter = 0
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    def when_user_says(self, match: str, *calls: tuple[str, dict[str, Any] | str]) -> Rule:
+        """Answer a user message containing ``match`` with these calls."""
+        rule = Rule(match, list(calls))
+        self.rules.append(rule)
+        return rule
+
+    def when_output_contains(self, match: str, *calls: tuple[str, dict[str, Any] | str]
+                             ) -> Rule:
+        """Answer a tool output containing ``match`` with these calls (e.g. an injection)."""
+        rule = Rule(match, list(calls), on="output")
+        self.rules.append(rule)
+        return rule
+
+    @property
+    def violations(self) -> list[str]:
+        """All GA-shape violations of all sessions."""
+        return [v for s in self.sessions for v in s.violations]
+
+    async def start(self) -> None:
+        """Listen on 127.0.0.1 (free port)."""
+        self._server = await serve(self._handle, "127.0.0.1", 0, max_size=None)
+        port = self._server.sockets[0].getsockname()[1]
+        self.url = f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime-mini"
+
+    async def close(self) -> None:
+        """Stop the server and close every connection."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> FakeRealtime:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _hold(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _next_id(self, prefix: str) -> str:
+        self._counter += 1
+        return f"{prefix}_{self._counter}"
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        session = FakeSession(len(self.sessions),
+                              ws.request.headers.get("Authorization", "") if ws.request else "")
+        self.sessions.append(session)
+        await self._send(ws, {"type": "session.created", "session": {
+            "id": f"sess_{session.index}", "type": "realtime"}})
+        try:
+            async for raw in ws:
+                event = json.loads(raw)
+                session.events.append(event)
+                await self._on_event(ws, session, event)
+                limit = self.drop_after.get(session.index)
+                if limit is not None and len(session.events) >= limit:
+                    await ws.close(code=1011, reason="dropped by the test")
+                    break
+        except ConnectionClosed:
+            pass
+        finally:
+            session.closed = True
+
+    async def _send(self, ws: ServerConnection, event: dict[str, Any]) -> None:
+        event.setdefault("event_id", self._next_id("event"))
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(json.dumps(event))
+
+    async def _on_event(self, ws: ServerConnection, session: FakeSession,
+                        event: dict[str, Any]) -> None:
+        problems = validate_client_event(event, session.known_calls)
+        if problems:
+            session.violations.extend(problems)
+            await self._send(ws, {"type": "error", "error": {
+                "type": "invalid_request_error", "message": "; ".join(problems)}})
+            return
+        kind = event["type"]
+        if kind == "session.update":
+            s = event["session"]
+            session.output_modalities = s.get("output_modalities", session.output_modalities)
+            session.tools = s.get("tools", session.tools)
+            await self._send(ws, {"type": "session.updated", "session": s})
+        elif kind == "conversation.item.create":
+            item = dict(event["item"])
+            item.setdefault("id", self._next_id("item"))
+            session.items.append(item)
+            await self._send(ws, {"type": "conversation.item.added", "item": item})
+        elif kind == "response.create":
+            self._hold(self._respond(ws, session, event.get("response") or {}))
+        elif kind == "input_audio_buffer.append":
+            before = len(session.audio)
+            session.audio.extend(base64.b64decode(event["audio"]))
+            if before == 0 and self.audio_reply_ms:
+                self._hold(self._audio_reply(ws, session))
+            if (self.barge_in_after_bytes and before < self.barge_in_after_bytes
+                    <= len(session.audio)):
+                await self._send(ws, {"type": "input_audio_buffer.speech_started",
+                                      "item_id": "item_user_speech",
+                                      "audio_start_ms": before // 48})
+
+    def _plan(self, session: FakeSession) -> tuple[list[tuple[str, Any]], str]:
+        """Calls to make (or none) and the text reply for the latest conversation state."""
+        last = session.items[-1] if session.items else {}
+        trailing_outputs = []
+        for item in reversed(session.items):
+            if item.get("type") != "function_call_output":
+                break
+            trailing_outputs.append(item["output"])
+        if trailing_outputs or last.get("type") == "function_call_output":
+            joined = " | ".join(reversed(trailing_outputs))
+            for rule in self.rules:
+                if rule.on == "output" and not rule.used and rule.match in joined:
+                    rule.used = rule.once
+                    return rule.calls, ""
+            return [], f"Tool results: {joined}"
+        text = ""
+        for item in reversed(session.items):
+            if item.get("type") == "message" and item.get("role") == "user":
+                text = " ".join(p.get("text", "") for p in item.get("content", []))
+                break
+        for rule in self.rules:
+            if rule.on == "user" and not rule.used and rule.match in text:
+                rule.used = rule.once
+                return rule.calls, ""
+        return [], f"You said: {text}"
+
+    async def _respond(self, ws: ServerConnection, session: FakeSession,
+                       options: dict[str, Any]) -> None:
+        if self.reply_delay_s:
+            await asyncio.sleep(self.reply_delay_s)
+        response_id = self._next_id("resp")
+        await self._send(ws, {"type": "response.created",
+                              "response": {"id": response_id, "status": "in_progress"}})
+        if options.get("conversation") == "none":
+            calls, text = [], "One moment, I'm still working on it."
+        else:
+            calls, text = self._plan(session)
+        output = []
+        for name, arguments in calls:
+            call_id = self._next_id("call")
+            item_id = self._next_id("item")
+            args = arguments if isinstance(arguments, str) else json.dumps(arguments)
+            session.known_calls.add(call_id)
+            item = {"id": item_id, "type": "function_call", "status": "completed",
+                    "call_id": call_id, "name": name, "arguments": args}
+            session.items.append(item)
+            output.append(item)
+            await self._send(ws, {"type": "response.function_call_arguments.done",
+                                  "response_id": response_id, "item_id": item_id,
+                                  "output_index": len(output) - 1, "call_id": call_id,
+                                  "name": name, "arguments": args})
+            await self._send(ws, {"type": "response.output_item.done",
+                                  "response_id": response_id, "output_index": len(output) - 1,
+                                  "item": item})
+        if text:
+            item_id = self._next_id("item")
+            if "text" in session.output_modalities:
+                await self._send(ws, {"type": "response.output_text.delta",
+                                      "response_id": response_id, "item_id": item_id,
+                                      "delta": text})
+                await self._send(ws, {"type": "response.output_text.done",
+                                      "response_id": response_id, "item_id": item_id,
+                                      "text": text})
+            else:
+                await self._send(ws, {"type": "response.output_audio.delta",
+                                      "response_id": response_id, "item_id": item_id,
+                                      "delta": base64.b64encode(b"\x00\x01" * 240).decode()})
+                await self._send(ws, {"type": "response.output_audio_transcript.done",
+                                      "response_id": response_id, "item_id": item_id,
+                                      "transcript": text})
+            if options.get("conversation") != "none":
+                session.items.append({"type": "message", "role": "assistant", "id": item_id,
+                                      "content": [{"type": "output_text", "text": text}]})
+        await self._send(ws, {"type": "response.done", "response": {
+            "id": response_id, "status": "completed", "output": output}})
+
+    async def _audio_reply(self, ws: ServerConnection, session: FakeSession) -> None:
+        """Stream a long spoken reply (so a barge-in has something to interrupt)."""
+        response_id = self._next_id("resp")
+        item_id = self._next_id("item")
+        await self._send(ws, {"type": "input_audio_buffer.speech_stopped",
+                              "item_id": "item_user_speech", "audio_end_ms": 0})
+        await self._send(ws, {"type": "response.created",
+                              "response": {"id": response_id, "status": "in_progress"}})
+        chunk = b"\x10\x00" * 2400  # 100 ms of PCM16 24 kHz
+        for _ in range(max(1, self.audio_reply_ms // 100)):
+            await self._send(ws, {"type": "response.output_audio.delta",
+                                  "response_id": response_id, "item_id": item_id,
+                                  "delta": base64.b64encode(chunk).decode()})
+            await asyncio.sleep(0.01)
+        await self._send(ws, {"type": "response.output_audio_transcript.done",
+                              "response_id": response_id, "item_id": item_id,
+                              "transcript": "Here is a long answer."})
+        await self._send(ws, {"type": "response.done", "response": {
+            "id": response_id, "status": "completed", "output": []}})
+
+
+# --- fake voice-agent API -------------------------------------------------------------------
+
+@dataclass
+class ApiCall:
+    """One request the fake API received."""
+
+    method: str
+    path: str
+    authorization: str
+    body: Any
+
+
+class FakeApi:
+    """``POST /api/voice-agent`` + memory/search routes on 127.0.0.1.
+
+    Attributes:
+        token: the only accepted bearer token (anything else → 401).
+        realtime: the fake realtime server minted sessions point at.
+        memory_results: what ``/api/memory/search`` returns.
+        search_answer: the ``answer`` of ``/api/search``.
+        fail: {path: status} to force an error answer on a route.
+    """
+
+    def __init__(self, realtime: FakeRealtime, token: str = "jwt-test") -> None:
+        self.realtime = realtime
+        self.token = token
+        self.calls: list[ApiCall] = []
+        self.minted = 0
+        self.memory_results: list[dict[str, Any]] = [
+            {"id": "m1", "memory": "Name is Sam", "score": 0.9, "metadata": {},
+             "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}]
+        self.search_answer = "It is sunny."
+        self.fail: dict[str, int] = {}
+        self.url = ""
+        self._server: Any = None
+        self._task: asyncio.Task[None] | None = None
+
+    def calls_to(self, path: str) -> list[ApiCall]:
+        """Recorded calls of one path."""
+        return [c for c in self.calls if c.path == path]
+
+    def _app(self) -> Any:
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse, Response
+        from starlette.routing import Route
+
+        async def handle(request: Request) -> Response:
+            body = None
+            if request.method == "POST":
+                try:
+                    body = await request.json()
+                except ValueError:
+                    body = None
+            auth = request.headers.get("authorization", "")
+            self.calls.append(ApiCall(request.method, request.url.path, auth, body))
+            if auth != f"Bearer {self.token}":
+                return JSONResponse({"error": "Unauthorized"}, status_code=401)
+            path = request.url.path
+            if path in self.fail:
+                return JSONResponse({"error": "forced failure"}, status_code=self.fail[path])
+            if path == "/api/voice-agent":
+                self.minted += 1
+                return JSONResponse(self._session(body or {}))
+            if path == "/api/memory/search":
+                return JSONResponse({"results": self.memory_results})
+            if path == "/api/memory" and request.method == "POST":
+                return JSONResponse({"status": "queued", "job_id": "job_1"}, status_code=202)
+            if path == "/api/memory":
+                return JSONResponse({"results": self.memory_results, "next_cursor": None})
+            if path == "/api/search":
+                return JSONResponse({"query": (body or {}).get("query"),
+                                     "answer": self.search_answer, "results": []})
+            return JSONResponse({"error": "not found"}, status_code=404)
+
+        return Starlette(routes=[
+            Route("/api/voice-agent", handle, methods=["POST"]),
+            Route("/api/memory/search", handle, methods=["POST"]),
+            Route("/api/memory", handle, methods=["GET", "POST"]),
+            Route("/api/search", handle, methods=["POST"]),
+        ])
+
+    def _session(self, body: dict[str, Any]) -> dict[str, Any]:
+        model = body.get("model", "gpt-realtime-mini")
+        return {
+            "id": f"sess_{self.minted}", "model": model, "expires_at": 1767225600,
+            "client_secret": {"value": f"ek_test_{self.minted}", "expires_at": 1767225600},
+            "modalities": ["audio"], "instructions": "You are a helpful assistant.",
+            "voice": body.get("voice", "ash"), "input_audio_format": "pcm16",
+            "output_audio_format": "pcm16", "input_audio_transcription": {"model": "whisper-1"},
+            "turn_detection": {"type": "server_vad"}, "tools": [],
+            "realtime": {"websocket_url": self.realtime.url,
+                         "calls_url": "http://127.0.0.1:9/v1/realtime/calls"},
+        }
+
+    async def start(self) -> None:
+        """Serve on 127.0.0.1 (free port) in the running loop."""
+        import uvicorn
+
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        self._server = uvicorn.Server(uvicorn.Config(self._app(), log_level="warning",
+                                                     lifespan="off"))
+        self._task = asyncio.ensure_future(self._server.serve(sockets=[sock]))
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.01)
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def close(self) -> None:
+        """Stop serving."""
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task
+            self._server = None
+
+    async def __aenter__(self) -> FakeApi:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+@contextlib.asynccontextmanager
+async def fake_backend(token: str = "jwt-test") -> AsyncIterator[tuple[FakeRealtime, FakeApi]]:
+    """Both fakes, started and stopped together."""
+    async with FakeRealtime() as realtime, FakeApi(realtime, token) as api:
+        yield realtime, api
+
+
+# --- driving an in-process bridge against the fakes ------------------------------------------
+
+@dataclass
+class BridgeRun:
+    """What an in-process conversation produced."""
+
+    code: int
+    stdout: str
+    stderr: str
+    metrics: Any
+
+
+async def run_text_conversation(api: FakeApi, lines: list[str | None], *, desktop: Any = None,
+                                policy: Any = None, audit_path: Any = None,
+                                voice_confirm: bool = False, timeout_s: float = 10.0,
+                                token: str | None = None, **settings: Any) -> BridgeRun:
+    """Run :class:`bridge.session.Conversation` in text mode with these typed lines.
+
+    ``None`` in ``lines`` is end of input; without it the input ends after the last line.
+    """
+    import io
+
+    from bridge.api_client import ApiClient
+    from bridge.app import session_tools
+    from bridge.audit import AuditLog
+    from bridge.confirm import TerminalConfirmer, UtteranceConfirmer
+    from bridge.desktop import DesktopExecutor
+    from bridge.lines import LineSource
+    from bridge.policy import Policy
+    from bridge.router import ToolRouter
+    from bridge.session import Conversation, ConversationSettings
+    from bridge.status import Metrics, StatusLine
+
+    source = LineSource(io.StringIO(""))
+    source._started = True  # lines come from the test, not from a stdin thread
+    for line in lines:
+        source.feed(line)
+    if not lines or lines[-1] is not None:
+        source.feed(None)
+    out, err = io.StringIO(), io.StringIO()
+    policy = policy or Policy.load()
+    voice = UtteranceConfirmer(wait_s=policy.confirm_wait_s) if voice_confirm else None
+    confirmer = voice or TerminalConfirmer(source, err)
+    client = ApiClient(api.url, token or api.token)
+    router = ToolRouter(client, DesktopExecutor(desktop, policy, confirmer,
+                                                AuditLog(audit_path)), err=err)
+    metrics = Metrics()
+    options = {"reconnect_base_s": 0.01, "end_wait_s": 3.0, "idle_wait_s": 3.0, **settings}
+    conversation = Conversation(ConversationSettings(text_mode=True, **options), client, router,
+                                session_tools(desktop), lines=source,
+                                voice_confirmer=voice, out=out, err=err, status=StatusLine(err),
+                                metrics=metrics)
+    try:
+        async with asyncio.timeout(timeout_s):
+            code = await conversation.run()
+    finally:
+        await client.close()
+    return BridgeRun(code, out.getvalue(), err.getvalue(), metrics)
