@@ -481,3 +481,10 @@ def _import_from(source: Path, name: str, code_dir: Path) -> ModuleType:
         except ValueError:
             pass
     return module
+
+
+def load_function_module(spec: FunctionSpec) -> ModuleType:
+    """The imported module of the function's handler (e.g. to read its resolver ``app``)."""
+    load_handler(spec)
+    module_path = spec.handler.rpartition(".")[0]
+    return sys.modules[_module_name(spec, module_path)]

@@ -7,14 +7,14 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class SearchRequest(BaseModel):
+class WebSearchRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     query: Annotated[str, Field(min_length=1, max_length=400, description="What to search for.")]
     max_results: Annotated[int, Field(ge=1, le=10, description="How many sources (1–10).")] = 5
 
 
-class SearchResult(BaseModel):
+class WebSearchResult(BaseModel):
     title: str
     url: str
     source: Annotated[str, Field(description="Site name to say aloud, e.g. 'bbc.co.uk'.")]
@@ -22,7 +22,7 @@ class SearchResult(BaseModel):
     score: float
 
 
-class SearchResponse(BaseModel):
+class WebSearchResponse(BaseModel):
     query: str
     answer: Annotated[str | None, Field(description="A one-paragraph answer, if available.")]
-    results: list[SearchResult]
+    results: list[WebSearchResult]

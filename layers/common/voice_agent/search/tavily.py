@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 import httpx
 
 from voice_agent.errors import UpstreamError, UpstreamTimeout
-from voice_agent.search.models import SearchRequest, SearchResponse, SearchResult
+from voice_agent.search.models import WebSearchRequest, WebSearchResponse, WebSearchResult
 
 SNIPPET_CHARS = 280  # about 15 seconds of speech per source
 ANSWER_CHARS = 600
@@ -69,13 +69,13 @@ def site_name(url: str) -> str:
     return host.removeprefix("www.")
 
 
-def compact_results(request: SearchRequest, raw: dict[str, Any]) -> SearchResponse:
+def compact_results(request: WebSearchRequest, raw: dict[str, Any]) -> WebSearchResponse:
     """Answer plus a few short snippets with their source names, best first."""
     results = []
     for item in raw.get("results") or []:
         if not isinstance(item, dict) or not item.get("url"):
             continue
-        results.append(SearchResult(
+        results.append(WebSearchResult(
             title=speakable(str(item.get("title") or ""), 120),
             url=str(item["url"]),
             source=site_name(str(item["url"])),
@@ -84,7 +84,7 @@ def compact_results(request: SearchRequest, raw: dict[str, Any]) -> SearchRespon
         ))
     results.sort(key=lambda r: r.score, reverse=True)
     answer = raw.get("answer")
-    return SearchResponse(
+    return WebSearchResponse(
         query=request.query,
         answer=speakable(answer, ANSWER_CHARS) if isinstance(answer, str) and answer else None,
         results=results[: request.max_results],
