@@ -85,13 +85,14 @@ def build_current_server(rec: Recorder) -> MCPServer:
     """A server with Windows-MCP 0.8.x tool names and arguments."""
     server = MCPServer(name="fake-windows-mcp", log_level="WARNING")
 
-    @server.tool(name="Snapshot", description="Capture the desktop state.")
+    @server.tool(name="Snapshot", description="Capture the desktop state.",
+                 structured_output=False)
     def snapshot(use_vision: bool = False, use_dom: bool = False) -> list[Any]:
         rec.record("Snapshot", {"use_vision": use_vision, "use_dom": use_dom})
         text = "Focused window: Notepad\nInteractive elements:\n1 Button 'Save' (100,200)"
         return [text, Image(data=PNG_1X1, format="png")] if use_vision else [text]
 
-    @server.tool(name="Screenshot", description="Fast screenshot.")
+    @server.tool(name="Screenshot", description="Fast screenshot.", structured_output=False)
     def screenshot() -> list[Any]:
         rec.record("Screenshot", {})
         return ["Cursor at (5,5)", Image(data=PNG_1X1, format="png")]
@@ -177,7 +178,8 @@ def build_old_server(rec: Recorder) -> MCPServer:
     """A server with the older ``*-Tool`` names (``Move-Tool {to_loc}``, ``Drag-Tool``)."""
     server = MCPServer(name="fake-windows-mcp-old", log_level="WARNING")
 
-    @server.tool(name="State-Tool", description="Capture the desktop state.")
+    @server.tool(name="State-Tool", description="Capture the desktop state.",
+                 structured_output=False)
     def state(use_vision: bool = False) -> list[Any]:
         rec.record("State-Tool", {"use_vision": use_vision})
         text = "Focused window: Notepad"
