@@ -16,7 +16,10 @@ from voice_agent.api import logger
 from voice_agent.memory import service
 from voice_agent.memory.models import JobMessage
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every message failed is reported like a partial failure (all ids listed), not
+# raised: SQS retries exactly those messages either way, and the dead-letter queue's alarm
+# reports messages that keep failing.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: SQSRecord) -> None:

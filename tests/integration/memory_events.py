@@ -132,6 +132,32 @@ class RecordingQueue:
         return call_worker(event)
 
 
+def _serialise_moto_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Makes moto's in-memory DynamoDB safe for threads.
+
+    moto's backend is not thread-safe (a transaction deep-copies the table while another
+    thread writes it). DynamoDB itself serialises writes per item, which is what our
+    conditional writes and transactions rely on; one lock around each backend call stands in
+    for that, so concurrency tests exercise our code rather than moto's races.
+    """
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("transact_write_items", "put_item", "update_item", "delete_item",
+                 "batch_write_item", "get_item", "query", "batch_get_item"):
+        original = getattr(DynamoDBBackend, name, None)
+        if original is None:
+            continue
+
+        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return __original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, locked)
+
+
 @pytest.fixture(name="queue")
 def queue_fixture() -> RecordingQueue:
     """The recording job queue the memory function sends to."""
@@ -155,6 +181,7 @@ def backend_fixture(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
     from moto import mock_aws
     from voice_agent.memory.store_dynamodb import create_table_from_template
 
+    _serialise_moto_dynamodb(monkeypatch)
     with mock_aws():
         monkeypatch.setenv("MEMORY_TABLE", TABLE)
         create_table_from_template(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
