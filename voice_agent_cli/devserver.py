@@ -9,11 +9,9 @@ the worker's handler with SQS-shaped events, unless ``MEMORY_QUEUE_URL`` names a
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,6 @@ from voice_agent_cli.events import (
     RouteMatcher,
     authorizer_event,
     proxy_event,
-    sqs_event,
 )
 from voice_agent_cli.lambda_context import LocalLambdaContext
 from voice_agent_cli.template import FunctionSpec, SamApp, load_handler, load_sam_app
@@ -104,7 +101,6 @@ class LocalApi:
             ((RouteMatcher.of(r.method, r.path), r) for r in sam.routes),
             key=lambda pair: -pair[0].literal_segments,
         )
-        self._jobs = ThreadPoolExecutor(max_workers=2, thread_name_prefix="memory-worker")
 
     def function(self, logical_id: str) -> LocalFunction:
         found = self._functions.get(logical_id)
@@ -115,31 +111,29 @@ class LocalApi:
         return found
 
     def enable_in_process_jobs(self) -> None:
-        """Run memory jobs through the worker handler unless a real queue is configured."""
+        """Run memory jobs through the worker handler unless a real queue is configured.
+
+        The job queue calls the dispatcher on its own background thread with an SQS-shaped
+        event, so the dispatcher simply invokes the worker function.
+        """
         if os.environ.get("MEMORY_QUEUE_URL"):
             return
-        worker_id = next((fid for fid in self.sam.functions if "Worker" in fid), None)
+        worker_id = next((fid for fid, spec in self.sam.functions.items()
+                          if spec.code_dir.name == "memory_worker"), None)
         if worker_id is None:
             return
         from voice_agent.memory import jobs
 
-        def dispatch(message: dict[str, Any]) -> None:
-            event = sqs_event([json.dumps(message)])
-            self._jobs.submit(self._run_worker, worker_id, event)
+        def dispatch(event: dict[str, Any]) -> None:
+            try:
+                result = self.function(worker_id).invoke(event)
+            except Exception:
+                log.exception("memory worker crashed")
+                return
+            if isinstance(result, dict) and result.get("batchItemFailures"):
+                log.warning("memory job failed: %s", result["batchItemFailures"])
 
         jobs.set_local_dispatcher(dispatch)
-
-    def _run_worker(self, worker_id: str, event: dict[str, Any]) -> None:
-        try:
-            result = self.function(worker_id).invoke(event)
-            failures = (result or {}).get("batchItemFailures") if isinstance(result, dict) else None
-            if failures:
-                log.warning("memory job failed: %s", failures)
-        except Exception:
-            log.exception("memory worker crashed")
-
-    def close(self) -> None:
-        self._jobs.shutdown(wait=True, cancel_futures=False)
 
     async def handle(self, request: Request) -> Response:
         path = request.url.path
@@ -212,7 +206,7 @@ def create_app(data_dir: Path, template_path: Path | None = None) -> Starlette:
     else:
         routes.append(Route("/", _placeholder_page, methods=["GET"]))
         routes.append(Route("/docs", lambda _r: RedirectResponse("/api/openapi.json")))
-    app = Starlette(routes=routes, on_shutdown=[api.close])
+    app = Starlette(routes=routes)
     app.state.api = api
     app.state.issuer = issuer
     return app

@@ -170,21 +170,3 @@ def proxy_event(request: HttpRequest, route_key: str, path_parameters: Mapping[s
     if body is not None:
         event["body"] = body
     return event
-
-
-def sqs_event(bodies: Iterable[str], queue_name: str = "local-memory-queue") -> dict[str, Any]:
-    """An SQS batch event as Lambda's event source mapping delivers it."""
-    arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue_name}"
-    now_ms = str(int(time.time() * 1000))
-    return {"Records": [{
-        "messageId": str(uuid.uuid4()),
-        "receiptHandle": uuid.uuid4().hex,
-        "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": now_ms,
-                       "SenderId": ACCOUNT_ID, "ApproximateFirstReceiveTimestamp": now_ms},
-        "messageAttributes": {},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": arn,
-        "awsRegion": REGION,
-    } for body in bodies]}
