@@ -2,7 +2,8 @@
 
 The MCP SDK's client is built on anyio task groups, which must be entered and left by the same
 task; so one owner task holds the connection for its whole life and the other tasks only call
-``call_tool`` on it.
+``call_tool`` on it. The SDK is imported on first use: it takes seconds to import, and a bridge
+without a desktop server should start at once.
 """
 
 from __future__ import annotations
@@ -12,10 +13,6 @@ import contextlib
 import shlex
 from dataclasses import dataclass, field
 from typing import Any
-
-from mcp import Client, StdioServerParameters
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 
 
 class DesktopError(RuntimeError):
@@ -73,7 +70,7 @@ class DesktopClient:
         self._url = url
         self._headers = headers or {}
         self._connect_timeout_s = connect_timeout_s
-        self._client: Client | None = None
+        self._client: Any = None  # mcp.Client once connected
         self._owner: asyncio.Task[None] | None = None
         self._ready: asyncio.Future[None] | None = None
         self._stop = asyncio.Event()
@@ -85,6 +82,10 @@ class DesktopClient:
         return {tool.name for tool in self.tools}
 
     def _server_spec(self) -> Any:
+        from mcp import StdioServerParameters
+        from mcp.client.streamable_http import streamable_http_client
+        from mcp.shared._httpx_utils import create_mcp_http_client
+
         if self._command is not None:
             parts = shlex.split(self._command)
             if not parts:
@@ -117,6 +118,8 @@ class DesktopClient:
             raise
 
     async def _own(self) -> None:
+        from mcp import Client
+
         assert self._ready is not None
         try:
             async with Client(self._server_spec(), mode="legacy") as client:

@@ -106,6 +106,7 @@ class Conversation:
         self._batches: dict[str, _Batch] = {}
         self._seen_calls: set[str] = set()
         self._end_after_next_response = False
+        self._switching = False  # a rollover is in progress: typed input waits
         self._speech_started: dict[str, float] = {}
         self._speech_stopped_at: float | None = None
         self._awaiting_first_audio = False
@@ -212,14 +213,23 @@ class Conversation:
             if self._ended.is_set():
                 return
             if reader in done:
+                # A reply cut off by the drop is asked for again in the new session.
+                interrupted = not self._idle()
                 self._conn = await self._reconnect()
+                if interrupted and self.log.turns and self.log.turns[-1].role == "user":
+                    await self._request_response()
                 continue
-            # Rollover: let the current exchange finish (bounded), then switch.
-            await self._wait_idle(self.settings.idle_wait_s)
-            new_conn = await self._reconnect(first_delay=False)
-            reader.cancel()
-            await conn.close()
-            self._conn = new_conn
+            # Rollover: hold new input, let the current exchange finish (bounded), switch.
+            self._switching = True
+            try:
+                await self._wait_idle(self.settings.idle_wait_s)
+                new_conn = await self._reconnect(first_delay=False)
+                self._conn = new_conn
+                reader.cancel()
+                await conn.close()
+            finally:
+                self._switching = False
+                await self._notify()
 
     async def _reconnect(self, *, first_delay: bool = True) -> RealtimeConnection:
         """A new session with carry-over, retrying with exponential backoff (bounded)."""
@@ -294,7 +304,9 @@ class Conversation:
         while True:
             # A turn ends before the next line is read, so a confirmation question asked
             # during the turn gets the next typed line as its answer.
-            await self._wait_idle(self.settings.end_wait_s * 6)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.end_wait_s * 6), self._state:
+                    await self._state.wait_for(lambda: self._idle() and not self._switching)
             if self._ended.is_set():
                 return
             line = await self.lines.readline()

@@ -404,6 +404,7 @@ class FakeApi:
         memory_results: what ``/api/memory/search`` returns.
         search_answer: the ``answer`` of ``/api/search``.
         fail: {path: status} to force an error answer on a route.
+        max_mints: after this many sessions, minting answers 502.
     """
 
     def __init__(self, realtime: FakeRealtime, token: str = "jwt-test") -> None:
@@ -416,6 +417,7 @@ class FakeApi:
              "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}]
         self.search_answer = "It is sunny."
         self.fail: dict[str, int] = {}
+        self.max_mints: int | None = None
         self.url = ""
         self._server: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -445,6 +447,8 @@ class FakeApi:
             if path in self.fail:
                 return JSONResponse({"error": "forced failure"}, status_code=self.fail[path])
             if path == "/api/voice-agent":
+                if self.max_mints is not None and self.minted >= self.max_mints:
+                    return JSONResponse({"error": "OpenAI API error: 503"}, status_code=502)
                 self.minted += 1
                 return JSONResponse(self._session(body or {}))
             if path == "/api/memory/search":
