@@ -1,0 +1,279 @@
+"""The `MemoryStore` contract on both adapters, plus DynamoDB specifics (conflict retries,
+cancellation reasons, template loading)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from voice_agent.memory.store import (
+    AddMemory,
+    AlreadyApplied,
+    HistoryRecord,
+    JobRecord,
+    MemoryLimitReached,
+    MemoryRecord,
+    RemoveMemory,
+    StaleMemory,
+    StoreUnavailable,
+    UpdateMemory,
+    VectorUpdate,
+    normalise_text,
+    now_iso,
+    text_hash,
+)
+from voice_agent.memory.store_dynamodb import (
+    DynamoMemoryStore,
+    create_table_from_template,
+    load_template,
+)
+from voice_agent.memory.store_sqlite import SqliteMemoryStore
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def store(request, tmp_path) -> Iterator[Any]:
+    if request.param == "sqlite":
+        yield SqliteMemoryStore(tmp_path / "memory.sqlite3")
+        return
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table_from_template(client, "unit-memory")
+        yield DynamoMemoryStore("unit-memory", client)
+
+
+def record(memory_id: str, text: str, revision: int = 1, metadata: Any = None) -> MemoryRecord:
+    at = now_iso()
+    return MemoryRecord(memory_id, text, metadata, at, at, b"\x00\x00\x80\x3f" + b"\x01" * 4,
+                        "test:4", 4, text_hash(text), revision)
+
+
+def add(store, user: str, memory_id: str, text: str, limit: int = 100, **kwargs) -> None:
+    store.apply(user, AddMemory(record(memory_id, text),
+                                HistoryRecord(memory_id, text, "ADD", now_iso())),
+                max_memories=limit, **kwargs)
+
+
+def test_add_get_and_version(store):
+    assert store.version("u1") == 0
+    add(store, "u1", "m1", "Likes tea")
+    got = store.get_memory("u1", "m1")
+    assert got is not None and got.text == "Likes tea" and got.revision == 1
+    assert got.vector == record("m1", "x").vector
+    assert store.version("u1") == 1
+    assert store.get_memory("u2", "m1") is None
+    assert store.load_memories("u2") == []
+
+
+def test_metadata_round_trips_exactly(store):
+    metadata = {"float": 0.1, "int": 2**53 + 1, "nested": [{"a": None, "b": True}], "s": "é"}
+    store.apply("u1", AddMemory(record("m1", "x", metadata=metadata),
+                                HistoryRecord("m1", "x", "ADD", now_iso())), max_memories=10)
+    assert store.get_memory("u1", "m1").metadata == metadata
+
+
+def test_limit_is_enforced(store):
+    add(store, "u1", "m1", "a", limit=2)
+    add(store, "u1", "m2", "b", limit=2)
+    with pytest.raises(MemoryLimitReached):
+        add(store, "u1", "m3", "c", limit=2)
+    assert store.count_memories("u1") == 2
+    add(store, "u2", "m3", "c", limit=2)  # the limit is per user
+
+
+def test_same_id_twice_is_already_applied(store):
+    add(store, "u1", "m1", "a")
+    with pytest.raises(AlreadyApplied):
+        add(store, "u1", "m1", "a")
+    assert store.count_memories("u1") == 1
+
+
+def test_idempotency_key_is_applied_once(store):
+    add(store, "u1", "m1", "a", idempotency_key="job:1")
+    with pytest.raises(AlreadyApplied):
+        add(store, "u1", "m2", "b", idempotency_key="job:1")
+    assert [r.id for r in store.load_memories("u1")] == ["m1"]
+    assert store.version("u1") == 1
+
+
+def test_update_and_remove_are_optimistic_and_keep_history(store):
+    add(store, "u1", "m1", "Lives in Paris")
+    updated = record("m1", "Lives in Berlin", revision=2)
+    store.apply("u1", UpdateMemory(updated, 1, HistoryRecord(
+        "m1", "Lives in Berlin", "UPDATE", now_iso(), "Lives in Paris")), max_memories=10)
+    with pytest.raises(StaleMemory):  # a second writer with the old revision loses
+        store.apply("u1", UpdateMemory(record("m1", "Lives in Rome", revision=2), 1,
+                                       HistoryRecord("m1", "Lives in Rome", "UPDATE", now_iso(),
+                                                     "Lives in Paris")), max_memories=10)
+    assert store.get_memory("u1", "m1").text == "Lives in Berlin"
+    with pytest.raises(StaleMemory):
+        store.apply("u1", RemoveMemory("m1", 1, HistoryRecord("m1", "x", "DELETE", now_iso())),
+                    max_memories=10)
+    store.apply("u1", RemoveMemory("m1", 2, HistoryRecord(
+        "m1", "Lives in Berlin", "DELETE", now_iso(), "Lives in Berlin")), max_memories=10)
+    assert store.get_memory("u1", "m1") is None
+    assert store.count_memories("u1") == 0
+    assert [(h.event, h.memory, h.previous_memory) for h in store.history("u1", "m1")] == [
+        ("ADD", "Lives in Paris", None),
+        ("UPDATE", "Lives in Berlin", "Lives in Paris"),
+        ("DELETE", "Lives in Berlin", "Lives in Berlin"),
+    ]
+    assert store.history("u2", "m1") == []
+
+
+def test_user_delete_removes_memory_and_history_of_that_user_only(store):
+    add(store, "u1", "m1", "a")
+    add(store, "u2", "m1", "a")
+    assert store.delete_memory("u1", "m1") is True
+    assert store.delete_memory("u1", "m1") is False
+    assert store.history("u1", "m1") == []
+    assert store.get_memory("u2", "m1") is not None and store.history("u2", "m1")
+    assert store.count_memories("u1") == 0
+
+
+def test_list_pages_with_cursor_and_rejects_garbage(store):
+    for i in range(5):
+        add(store, "u1", f"m{i}", f"text {i}")
+    page1, cursor = store.list_memories("u1", 2, None)
+    page2, cursor2 = store.list_memories("u1", 2, cursor)
+    page3, cursor3 = store.list_memories("u1", 2, cursor2)
+    assert [r.id for r in page1 + page2 + page3] == [f"m{i}" for i in range(5)]
+    assert cursor3 is None
+    exact, none = store.list_memories("u1", 5, None)
+    assert len(exact) == 5 and none is None
+    with pytest.raises(ValueError):
+        store.list_memories("u1", 2, "not-a-cursor")
+
+
+def test_set_vectors_skips_changed_text(store):
+    add(store, "u1", "m1", "a")
+    store.set_vectors("u1", [VectorUpdate("m1", text_hash("a"), b"\x00" * 12, "new:8", 8),
+                             VectorUpdate("m2", "nohash", b"\x00" * 12, "new:8", 8)])
+    got = store.get_memory("u1", "m1")
+    assert (got.embedder_id, got.dims, len(got.vector)) == ("new:8", 8, 12)
+    store.set_vectors("u1", [VectorUpdate("m1", "stale-hash", b"\x01" * 12, "other:8", 8)])
+    assert store.get_memory("u1", "m1").embedder_id == "new:8"
+
+
+def test_jobs_round_trip_per_user(store):
+    job = JobRecord("j1", "queued", created_at=now_iso())
+    store.put_job("u1", job)
+    job.status, job.results, job.plan = "done", [{"id": "m", "memory": "x", "event": "ADD"}], {
+        "ops": []}
+    store.put_job("u1", job)
+    got = store.get_job("u1", "j1")
+    assert got.status == "done" and got.results[0]["memory"] == "x" and got.plan == {"ops": []}
+    assert store.get_job("u2", "j1") is None
+
+
+def test_text_hash_ignores_case_spacing_and_final_dot():
+    assert normalise_text("  Likes   GREEN tea. ") == "likes green tea"
+    assert text_hash("Likes green tea") == text_hash("likes green  tea.")
+    assert text_hash("Likes green tea") != text_hash("Likes black tea")
+
+
+# --- DynamoDB specifics --------------------------------------------------------------------------
+
+
+class _ConflictingClient:
+    """Wraps a client; the first N transactions fail with TransactionConflict."""
+
+    def __init__(self, client: Any, conflicts: int) -> None:
+        self._client = client
+        self.conflicts = conflicts
+        self.calls = 0
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.conflicts:
+            self.conflicts -= 1
+            reasons = [{"Code": "None"}, {"Code": "TransactionConflict"}] + [
+                {"Code": "None"}] * (len(kwargs["TransactItems"]) - 2)
+            raise ClientError({"Error": {"Code": "TransactionCanceledException",
+                                         "Message": "conflict"},
+                               "CancellationReasons": reasons}, "TransactWriteItems")
+        return self._client.transact_write_items(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_dynamodb_transaction_conflicts_are_retried():
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table_from_template(client, "conflicts")
+        wrapper = _ConflictingClient(client, conflicts=3)
+        store = DynamoMemoryStore("conflicts", wrapper)
+        add(store, "u1", "m1", "a")
+        assert wrapper.calls == 4
+        assert store.count_memories("u1") == 1
+
+
+def test_dynamodb_endless_conflicts_become_store_unavailable():
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table_from_template(client, "conflicts")
+        store = DynamoMemoryStore("conflicts", _ConflictingClient(client, conflicts=100))
+        with pytest.raises(StoreUnavailable):
+            add(store, "u1", "m1", "a")
+        assert store.load_memories("u1") == []
+
+
+def test_dynamodb_items_stay_small_and_partitioned_by_user():
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table_from_template(client, "layout")
+        store = DynamoMemoryStore("layout", client)
+        add(store, "sub-1", "m1", "Likes tea", idempotency_key="job:0")
+        store.put_job("sub-1", JobRecord("j1", "queued"))
+        items = client.scan(TableName="layout")["Items"]
+    keys = sorted(item["SK"]["S"].split("#")[0] for item in items)
+    assert keys == ["DONE", "HIST", "JOB", "MEM", "META"]
+    assert {item["PK"]["S"] for item in items} == {"USER#sub-1"}
+    memory = next(item for item in items if item["SK"]["S"].startswith("MEM#"))
+    assert "B" in memory["vec"]
+    ttl_items = [item for item in items if item["SK"]["S"].split("#")[0] in ("DONE", "JOB")]
+    assert all("expires_at" in item for item in ttl_items)
+
+
+def test_template_loader_tolerates_cloudformation_tags(tmp_path):
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        "Resources:\n"
+        "  MemoryTable:\n"
+        "    Type: AWS::DynamoDB::Table\n"
+        "    Properties:\n"
+        "      TableName: !Sub '${AWS::StackName}-memory'\n"
+        "      BillingMode: PAY_PER_REQUEST\n"
+        "      Tags: [{Key: a, Value: !Ref Env}]\n"
+        "      SSESpecification: {SSEEnabled: !If [IsProd, true, false]}\n"
+        "      AttributeDefinitions: [{AttributeName: PK, AttributeType: S},\n"
+        "                             {AttributeName: SK, AttributeType: S}]\n"
+        "      KeySchema: [{AttributeName: PK, KeyType: HASH},\n"
+        "                  {AttributeName: SK, KeyType: RANGE}]\n"
+        "  Other:\n"
+        "    Value: !GetAtt MemoryTable.Arn\n"
+    )
+    loaded = load_template(template)
+    properties = loaded["Resources"]["MemoryTable"]["Properties"]
+    assert properties["TableName"] == {"Sub": "${AWS::StackName}-memory"}
+    assert properties["SSESpecification"]["SSEEnabled"] == {"If": ["IsProd", True, False]}
+    assert loaded["Resources"]["Other"]["Value"] == {"GetAtt": "MemoryTable.Arn"}
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table_from_template(client, "t", template)
+        assert client.describe_table(TableName="t")["Table"]["KeySchema"][0] == {
+            "AttributeName": "PK", "KeyType": "HASH"}
+
+
+def test_repository_template_defines_the_memory_table():
+    from voice_agent.memory.store_dynamodb import find_template
+
+    path = find_template()
+    assert path is not None
+    properties = load_template(path)["Resources"]["MemoryTable"]["Properties"]
+    assert {k["AttributeName"] for k in properties["KeySchema"]} == {"PK", "SK"}
+    assert properties["TimeToLiveSpecification"]["AttributeName"] == "expires_at"
