@@ -77,6 +77,21 @@ def configure_environment(data_dir: Path) -> DevIssuer | None:
     return issuer
 
 
+def ensure_memory_table(template_path: Path | None) -> None:
+    """With ``MEMORY_TABLE`` set, use that DynamoDB table; create it from the template if missing.
+
+    The endpoint comes from ``AWS_ENDPOINT_URL_DYNAMODB`` (moto server, LocalStack) or AWS.
+    """
+    table = os.environ.get("MEMORY_TABLE")
+    if not table:
+        return
+    import boto3
+
+    from voice_agent.memory.store_dynamodb import create_table_from_template
+
+    create_table_from_template(boto3.client("dynamodb"), table, template_path)
+
+
 def _lambda_response(result: Any) -> Response:
     """Turn a payload-2.0 handler result into an HTTP response, as API Gateway does."""
     if not isinstance(result, dict) or "statusCode" not in result:
@@ -169,6 +184,7 @@ def create_app(data_dir: Path, template_path: Path | None = None) -> Starlette:
     """Build the local API + web client app (the environment is configured first)."""
     issuer = configure_environment(data_dir)
     sam = load_sam_app(template_path)
+    ensure_memory_table(template_path)
     api = LocalApi(sam)
     api.enable_in_process_jobs()
 

@@ -165,3 +165,33 @@ def test_memories_survive_a_restart(tmp_path, fakes):
     with running_dev_server(tmp_path, env) as base:
         listed = httpx.get(f"{base}/api/memory", headers=auth(token_for(tmp_path, "dora")))
         assert [m["memory"] for m in listed.json()["results"]] == ["I like tea"]
+
+
+def test_dev_server_uses_a_dynamodb_table_when_memory_table_is_set(tmp_path):
+    """The AWS code path locally: DynamoDB (moto's server mode) instead of the SQLite file."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        env = {"EMBEDDINGS": "hashing", "MEMORY_TABLE": "voice-agent-e2e",
+               "AWS_ENDPOINT_URL_DYNAMODB": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+               "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+        with running_dev_server(tmp_path, env) as base:
+            headers = auth(token_for(tmp_path, "erin"))
+            added = httpx.post(f"{base}/api/memory", headers=headers,
+                               json={"messages": "Erin plays the cello", "infer": False})
+            assert added.status_code == 201, added.text
+        client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
+                              aws_access_key_id="testing", aws_secret_access_key="testing")
+        items = client.query(TableName="voice-agent-e2e",
+                             KeyConditionExpression="PK = :pk",
+                             ExpressionAttributeValues={":pk": {"S": "USER#erin"}})["Items"]
+        texts = [item.get("text", {}).get("S") for item in items]
+        assert "Erin plays the cello" in texts
+        assert not (tmp_path / "memory.sqlite3").exists()
+    finally:
+        server.stop()
