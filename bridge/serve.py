@@ -84,8 +84,9 @@ def create_app(executor: DesktopExecutor, token: str, origins: tuple[str, ...]) 
 
 async def serve(executor: DesktopExecutor, *, port: int, origins: tuple[str, ...],
                 token: str | None = None, out: TextIO | None = None,
-                ready: asyncio.Future[int] | None = None) -> int:
-    """Serve until cancelled or Ctrl-C; returns the exit code.
+                ready: asyncio.Future[int] | None = None,
+                stop: asyncio.Event | None = None) -> int:
+    """Serve until Ctrl-C (uvicorn's handler) or ``stop`` is set; returns the exit code.
 
     Args:
         executor: runs the calls under the policy.
@@ -94,6 +95,7 @@ async def serve(executor: DesktopExecutor, *, port: int, origins: tuple[str, ...
         token: the pairing token (a fresh random one by default).
         out: where the token and the address are printed (stdout).
         ready: resolved with the bound port once listening (tests).
+        stop: set it to shut the server down (tests, embedding).
     """
     import uvicorn
 
@@ -106,22 +108,26 @@ async def serve(executor: DesktopExecutor, *, port: int, origins: tuple[str, ...
     config = uvicorn.Config(create_app(executor, token, origins), log_level="warning",
                             lifespan="off")
     server = uvicorn.Server(config)
-    print(f"bridge serving desktop tools on http://127.0.0.1:{bound}", file=out, flush=True)
-    print(f"pairing token: {token}", file=out, flush=True)
-    print("allowed origins: " + ", ".join(origins), file=out, flush=True)
-    task = asyncio.ensure_future(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                break  # it failed to start; awaiting the task below raises why
+
+    async def watch() -> None:
+        # uvicorn exposes only a `started` flag, no event to await.
+        while not server.started:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
+        # Printed once listening, so whoever reads the token can connect right away.
+        print(f"bridge serving desktop tools on http://127.0.0.1:{bound}", file=out, flush=True)
+        print(f"pairing token: {token}", file=out, flush=True)
+        print("allowed origins: " + ", ".join(origins), file=out, flush=True)
         if ready is not None and not ready.done():
             ready.set_result(bound)
-        await task
+        if stop is not None:
+            await stop.wait()
+            server.should_exit = True
+
+    try:
+        async with asyncio.TaskGroup() as tg:
+            watcher = tg.create_task(watch())
+            await server.serve(sockets=[sock])
+            watcher.cancel()
     finally:
-        server.should_exit = True
-        if not task.done():
-            await task
         sock.close()
     return 0
-
