@@ -123,6 +123,10 @@ export class ApiClient {
     return this.request("GET", `/api/memory?${params}`);
   }
 
+  memoryJob(jobId) {
+    return this.request("GET", `/api/memory/jobs/${encodeURIComponent(jobId)}`);
+  }
+
   deleteMemory(id) {
     return this.request("DELETE", `/api/memory/${encodeURIComponent(id)}`);
   }

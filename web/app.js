@@ -291,7 +291,33 @@ const pageTools = {
   },
 };
 
-const router = new ToolRouter({ api, bridge: () => state.bridge, page: pageTools });
+const router = new ToolRouter({
+  api,
+  bridge: () => state.bridge,
+  page: pageTools,
+  onApiResult: (name, result) => {
+    if (name === "add_memories" && result && result.job_id) refreshAfterJob(result.job_id);
+  },
+});
+
+/** Memory extraction runs in the background: show its result in the panel once it is done. */
+async function refreshAfterJob(jobId) {
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    if (!state.token) return;
+    try {
+      const job = await api.memoryJob(jobId);
+      if (job.status === "failed") {
+        $("memory-status").textContent = "Storing a memory failed.";
+        return;
+      }
+      if (job.status === "done") break;
+    } catch {
+      break; // no job route or an error: refresh anyway
+    }
+  }
+  if (state.memories.mode === "list") loadMemories({ reset: true });
+}
 
 // --- the call -------------------------------------------------------------------------------
 
@@ -439,7 +465,7 @@ function tick() {
   }
   const connectedAt = state.voice && state.voice.connected ? state.voice.connectedAt : null;
   $("session-timer").textContent = connectedAt ?
-    `${formatDuration(now - connectedAt / 1000)} of ${formatDuration(settings.rolloverMs() / 1000)} before renewal` : "—";
+    `${formatDuration(now - connectedAt / 1000)} (renews at ${formatDuration(settings.rolloverMs() / 1000)})` : "—";
 }
 setInterval(tick, 1000);
 

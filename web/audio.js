@@ -40,7 +40,9 @@ export class LevelMeter {
     let sum = 0;
     for (const s of this.samples) sum += s * s;
     const rms = Math.sqrt(sum / this.samples.length);
-    this.onLevel(Math.min(1, rms * 4));
+    // Decibels read like a level meter: -60 dBFS and below is empty, 0 dBFS is full.
+    const db = 20 * Math.log10(Math.max(rms, 1e-6));
+    this.onLevel(Math.min(1, Math.max(0, (db + 60) / 60)));
   }
 
   stop() {

@@ -52,12 +52,14 @@ export class ToolRouter {
   /**
    * @param {{api: import("./api.js").ApiClient,
    *          bridge: () => import("./bridge.js").BridgeClient | null,
-   *          page: Record<string, (args: object) => Promise<object> | object>}} options
+   *          page: Record<string, (args: object) => Promise<object> | object>,
+   *          onApiResult?: (name: string, result: object) => void}} options
    */
-  constructor({ api, bridge, page }) {
+  constructor({ api, bridge, page, onApiResult = () => {} }) {
     this.api = api;
     this.bridge = bridge;
     this.page = page;
+    this.onApiResult = onApiResult;
   }
 
   /** Run one call; always resolves to the string to send as `function_call_output.output`. */
@@ -72,6 +74,7 @@ export class ToolRouter {
       switch (toolExecutor(name)) {
         case "api": {
           const result = await API_ROUTES[name](this.api, args);
+          this.onApiResult(name, result);
           return JSON.stringify(result ?? { status: "ok" });
         }
         case "page": {

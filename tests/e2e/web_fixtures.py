@@ -277,9 +277,11 @@ class FakeBackend:
             Route("/api/memory/search", self._memory_search, methods=["POST"]),
             Route("/api/memory", self._memory_list, methods=["GET"]),
             Route("/api/memory", self._memory_add, methods=["POST"]),
+            Route("/api/memory/jobs/{job_id}", self._memory_job, methods=["GET"]),
             Route("/api/memory/{id}", self._memory_delete, methods=["DELETE"]),
             Route("/api/search", self._search, methods=["POST"]),
             Route("/v1/realtime/client_secrets", self._client_secrets, methods=["POST"]),
+            Route("/tavily/search", self._tavily_search, methods=["POST"]),
             Route("/v1/realtime/calls", self._calls, methods=["POST"]),
             WebSocketRoute("/v1/realtime", self._realtime),
             Mount("/", StaticFiles(directory=WEB_DIR, html=True)),
@@ -390,6 +392,10 @@ class FakeBackend:
         memory = self.add_memory(user or "", text)
         return JSONResponse({"status": "queued", "job_id": f"job_{memory['id']}"}, status_code=202)
 
+    async def _memory_job(self, request: Request) -> Response:
+        _, _, error = await self._api(request)
+        return error or JSONResponse({"status": "done", "results": []})
+
     async def _memory_delete(self, request: Request) -> Response:
         _, user, error = await self._api(request)
         if error:
@@ -410,7 +416,7 @@ class FakeBackend:
                              "results": [{"title": "Example", "url": "https://example.com/",
                                           "content": "Example content.", "score": 0.9}]})
 
-    # -- OpenAI's side --
+    # -- OpenAI's and Tavily's side (the real dev server calls these) --
 
     async def _client_secrets(self, request: Request) -> Response:
         recorded = await self._record(request)
@@ -421,6 +427,15 @@ class FakeBackend:
                    **body.get("session", {})}
         return JSONResponse({"value": f"ek_fake{self.minted}", "expires_at": expires_at,
                              "session": session})
+
+    async def _tavily_search(self, request: Request) -> Response:
+        recorded = await self._record(request)
+        query = (recorded.json() or {}).get("query", "")
+        return JSONResponse({"query": query, "answer": f"Sunny in {query}, 24 degrees.",
+                             "results": [{"title": f"Weather {query}",
+                                          "url": "https://weather.example/",
+                                          "content": "Sunny all day.", "score": 0.9}],
+                             "response_time": 0.01})
 
     async def _calls(self, request: Request) -> Response:
         await self._record(request)
