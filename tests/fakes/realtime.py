@@ -143,6 +143,7 @@ class FakeSession:
     output_modalities: list[str] = field(default_factory=lambda: ["audio"])
     tools: list[dict[str, Any]] = field(default_factory=list)
     closed: bool = False
+    barged_in: bool = False
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         """Received events of one type."""
@@ -282,6 +283,7 @@ class FakeRealtime:
                 self._hold(self._audio_reply(ws, session))
             if (self.barge_in_after_bytes and before < self.barge_in_after_bytes
                     <= len(session.audio)):
+                session.barged_in = True  # like interrupt_response: the reply stops
                 await self._send(ws, {"type": "input_audio_buffer.speech_started",
                                       "item_id": "item_user_speech",
                                       "audio_start_ms": before // 48})
@@ -372,6 +374,10 @@ class FakeRealtime:
                               "response": {"id": response_id, "status": "in_progress"}})
         chunk = b"\x10\x00" * 2400  # 100 ms of PCM16 24 kHz
         for _ in range(max(1, self.audio_reply_ms // 100)):
+            if session.barged_in:
+                await self._send(ws, {"type": "response.done", "response": {
+                    "id": response_id, "status": "cancelled", "output": []}})
+                return
             await self._send(ws, {"type": "response.output_audio.delta",
                                   "response_id": response_id, "item_id": item_id,
                                   "delta": base64.b64encode(chunk).decode()})

@@ -1,0 +1,116 @@
+"""Audio mode with synthesized speech: microphone bytes reach the server, barge-in stops playback.
+
+The speech is generated with espeak-ng and resampled to the realtime format (PCM16, 24 kHz,
+mono) with sox; both are Debian packages (`apt-get install espeak-ng sox`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import shutil
+import subprocess
+import wave
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bridge.api_client import ApiClient
+from bridge.app import session_tools
+from bridge.audio import BYTES_PER_MS
+from bridge.audit import AuditLog
+from bridge.confirm import UtteranceConfirmer
+from bridge.desktop import DesktopExecutor
+from bridge.policy import Policy
+from bridge.router import ToolRouter
+from bridge.session import Conversation, ConversationSettings
+from bridge.status import Metrics, StatusLine
+from tests.fakes.realtime import fake_backend
+
+pytestmark = pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which("sox")),
+                                reason="needs espeak-ng and sox (apt-get install espeak-ng sox)")
+
+
+def synthesize_pcm16_24k(text: str, tmp_path) -> bytes:
+    """Speak ``text`` with espeak-ng and resample to PCM16 24 kHz mono with sox."""
+    raw_wav, wav_24k = tmp_path / "speech.wav", tmp_path / "speech24k.wav"
+    subprocess.run(["espeak-ng", "-w", str(raw_wav), text], check=True, timeout=30)
+    subprocess.run(["sox", str(raw_wav), "-r", "24000", "-c", "1", "-b", "16",
+                    "-e", "signed-integer", str(wav_24k)], check=True, timeout=30)
+    with wave.open(str(wav_24k)) as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (24000, 1, 2)
+        return wav.readframes(wav.getnframes())
+
+
+class WavInput:
+    """Feeds a PCM buffer in 100 ms blocks, a little faster than real time."""
+
+    def __init__(self, pcm: bytes) -> None:
+        self.pcm = pcm
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        block = 100 * BYTES_PER_MS
+        for start in range(0, len(self.pcm), block):
+            yield self.pcm[start:start + block]
+            await asyncio.sleep(0.01)
+
+    async def close(self) -> None:
+        pass
+
+
+class RecordingOutput:
+    """Collects what would be played; ``clear()`` empties the queue as a device would."""
+
+    def __init__(self) -> None:
+        self.queue = bytearray()
+        self.played = 0
+        self.cleared = 0
+        self.queued_at_clear: list[int] = []
+
+    def play(self, pcm16: bytes) -> None:
+        self.queue.extend(pcm16)
+        self.played += len(pcm16)
+
+    def clear(self) -> None:
+        self.queued_at_clear.append(len(self.queue))
+        self.queue.clear()
+        self.cleared += 1
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_spoken_audio_reaches_the_server_and_barge_in_stops_playback(tmp_path):
+    pcm = synthesize_pcm16_24k("Hello, what is the weather like today?", tmp_path)
+    assert len(pcm) > 24000  # more than half a second of speech
+    async with fake_backend() as (realtime, api):
+        realtime.audio_reply_ms = 5000  # a long answer that the user interrupts
+        realtime.barge_in_after_bytes = len(pcm) // 2
+        output = RecordingOutput()
+        client = ApiClient(api.url, api.token)
+        voice = UtteranceConfirmer()
+        router = ToolRouter(client, DesktopExecutor(None, Policy.load(), voice,
+                                                    AuditLog(tmp_path / "a.jsonl")))
+        metrics = Metrics()
+        err = io.StringIO()
+        conversation = Conversation(
+            ConversationSettings(text_mode=False, end_wait_s=0.5, idle_wait_s=2.0),
+            client, router, session_tools(None), audio_in=WavInput(pcm), audio_out=output,
+            voice_confirmer=voice, out=io.StringIO(), err=err, status=StatusLine(err),
+            metrics=metrics)
+        async with asyncio.timeout(10):
+            code = await conversation.run()
+        await client.close()
+    assert code == 0
+    session = realtime.sessions[0]
+    update = session.of_type("session.update")[0]["session"]
+    assert update["output_modalities"] == ["audio"]
+    assert update["audio"]["input"]["format"] == {"type": "audio/pcm", "rate": 24000}
+    assert bytes(session.audio) == pcm  # every microphone byte, in order
+    # Barge-in: playback was cut (queued audio dropped) and the server told what was heard.
+    assert output.cleared == 1 and output.queued_at_clear[0] > 0
+    truncates = session.of_type("conversation.item.truncate")
+    assert len(truncates) == 1 and truncates[0]["audio_end_ms"] >= 0
+    assert output.played < 5000 * BYTES_PER_MS
+    assert metrics.speech_to_audio_ms and metrics.speech_to_audio_ms[0] < 1000
+    assert realtime.violations == []
