@@ -103,11 +103,21 @@ class Policy:
             return Decision(Action.CONFIRM, f"{tool} mode {mode} needs confirmation")
         if rule.action is Action.CONFIRM:
             command = arguments.get("command")
-            if isinstance(command, str) and any(p.fullmatch(command.strip())
-                                                for p in rule.allow_patterns):
+            if isinstance(command, str) and _allow_listed(command.strip(), rule.allow_patterns):
                 return Decision(Action.ALLOW, "command matches the allow-list")
             return Decision(Action.CONFIRM, f"{tool} needs confirmation")
         return Decision(Action.ALLOW, "allowed by the policy")
+
+
+# A pattern such as `^Get-Process( |$)` must not let `Get-Process; Remove-Item …` through:
+# commands that chain, pipe, redirect or substitute are never allow-listed.
+_CHAINING = re.compile(r"[;|&`<>\n\r]|\$\(|@\(")
+
+
+def _allow_listed(command: str, patterns: tuple[re.Pattern[str], ...]) -> bool:
+    if not command or _CHAINING.search(command):
+        return False
+    return any(p.search(command) for p in patterns)
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -1,0 +1,91 @@
+"""GA event builders (validated by the fake server's checker) and function-call parsing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bridge import events
+from bridge.app import session_tools
+from bridge.context import ConversationLog
+from bridge.status import Metrics, percentile
+from tests.fakes.realtime import validate_client_event
+
+
+@pytest.mark.parametrize("text_only", [True, False])
+def test_session_update_is_ga_and_has_no_beta_fields(text_only):
+    event = events.session_update(tools=session_tools(None), text_only=text_only)
+    assert validate_client_event(event, set()) == []
+    session = event["session"]
+    assert session["type"] == "realtime"
+    assert not {"voice", "modalities", "input_audio_format", "turn_detection"} & set(session)
+
+
+def test_client_events_pass_the_ga_checker():
+    built = [events.user_text("hi"), events.function_output("c1", "ok"),
+             events.user_image("image/png", "iVBOR", "note"), events.response_create(),
+             events.response_create(instructions="say hi", out_of_band=True),
+             events.audio_append(b"\x00\x01"), events.truncate("item_1", 1200),
+             events.item_create(events.message("assistant", "earlier reply")),
+             events.item_create(events.message("system", "summary"))]
+    for event in built:
+        assert validate_client_event(event, {"c1"}) == [], event
+
+
+def test_checker_catches_beta_fields_and_non_string_outputs():
+    beta = {"type": "session.update", "session": {"type": "realtime", "voice": "ash"}}
+    assert validate_client_event(beta, set())
+    bad_output = events.item_create({"type": "function_call_output", "call_id": "c1",
+                                     "output": {"a": 1}})
+    assert validate_client_event(bad_output, {"c1"})
+
+
+def test_function_call_parsing_from_both_events():
+    item_event = {"type": "response.output_item.done", "response_id": "r1",
+                  "item": {"type": "function_call", "call_id": "c1", "name": "Click",
+                           "arguments": '{"loc": [1, 2]}'}}
+    call = events.function_call_from(item_event)
+    assert call is not None and call.parsed_arguments() == {"loc": [1, 2]}
+    args_event = {"type": "response.function_call_arguments.done", "response_id": "r1",
+                  "call_id": "c1", "name": "Click", "arguments": ""}
+    assert events.function_call_from(args_event).parsed_arguments() == {}
+    assert events.function_call_from({"type": "response.function_call_arguments.done",
+                                      "call_id": "c1"}) is None
+    message = {"type": "response.output_item.done", "item": {"type": "message"}}
+    assert events.function_call_from(message) is None
+
+
+@pytest.mark.parametrize("raw", ["{oops", "[1, 2]"])
+def test_bad_arguments_are_reported(raw):
+    call = events.FunctionCall("c", "Click", raw, "r")
+    with pytest.raises(ValueError):
+        call.parsed_arguments()
+
+
+def test_carry_over_has_summary_then_recent_turns():
+    log = ConversationLog(recent_turns=2)
+    for i in range(4):
+        log.add("user", f"question {i}")
+        log.add("assistant", f"answer {i}")
+    log.add_tool("Click", True)
+    items = log.carry_over_items()
+    assert items[0]["role"] == "system"
+    summary = items[0]["content"][0]["text"]
+    assert "user: question 0" in summary and "Click (ok)" in summary
+    assert [i["role"] for i in items[1:]] == ["user", "assistant"]
+    assert items[2]["content"][0] == {"type": "output_text", "text": "answer 3"}
+    assert all(validate_client_event(events.item_create(i), set()) == [] for i in items)
+    assert ConversationLog().carry_over_items() == []
+
+
+def test_metrics_summary_lists_tools_and_percentiles():
+    metrics = Metrics()
+    for ms in [1, 2, 3, 4, 100]:
+        metrics.record_tool("Click", ms)
+    metrics.speech_to_audio_ms.append(420)
+    text = metrics.summary()
+    assert "Click×5" in text and "p50 3.0 ms" in text and "p95 100.0 ms" in text
+    assert "speech end → first audio" in text
+    assert percentile([], 50) == 0
+    assert json.dumps(text)
