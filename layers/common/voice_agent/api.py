@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -41,7 +41,7 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     )
 
 
-def describe_validation_errors(errors: list[Any] | tuple[Any, ...]) -> str:
+def describe_validation_errors(errors: Sequence[Any]) -> str:
     """Turn pydantic/Powertools validation errors into one line naming each field."""
     parts = []
     for error in errors:

@@ -144,7 +144,7 @@ def verify_token(token: str, *, jwks: JwksCache, issuer: str, audience: str) -> 
     try:
         header = jwt.get_unverified_header(token)
         alg = header.get("alg")
-        if alg not in ALGORITHM_FOR_KEY_TYPE.values():
+        if not isinstance(alg, str) or alg not in ALGORITHM_FOR_KEY_TYPE.values():
             raise InvalidToken(f"algorithm {alg!r} not accepted")
         critical = header.get("crit")
         if critical is not None and (not isinstance(critical, list)
@@ -156,7 +156,7 @@ def verify_token(token: str, *, jwks: JwksCache, issuer: str, audience: str) -> 
         key = jwks.get(kid)
         if key is None:
             raise InvalidToken("unknown key id")
-        if ALGORITHM_FOR_KEY_TYPE.get(key.key_type) != alg:
+        if ALGORITHM_FOR_KEY_TYPE.get(str(key.key_type)) != alg:
             raise InvalidToken("algorithm does not fit the key")
         claims = jwt.decode(
             token,

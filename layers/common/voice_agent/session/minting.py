@@ -77,6 +77,11 @@ def build_client_secret_body(config: SessionConfig) -> dict[str, Any]:
     }
 
 
+def _object_at(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _format_name(fmt: Any, default: str) -> str:
     if isinstance(fmt, dict):
         return _FORMAT_NAMES.get(str(fmt.get("type")), default)
@@ -89,10 +94,10 @@ def shape_session_response(minted: dict[str, Any], config: SessionConfig,
 
     Values come from OpenAI's answer where it has them and from what we asked for otherwise.
     """
-    session = minted.get("session") if isinstance(minted.get("session"), dict) else {}
-    audio = session.get("audio") if isinstance(session.get("audio"), dict) else {}
-    audio_in = audio.get("input") if isinstance(audio.get("input"), dict) else {}
-    audio_out = audio.get("output") if isinstance(audio.get("output"), dict) else {}
+    session = _object_at(minted, "session")
+    audio = _object_at(session, "audio")
+    audio_in = _object_at(audio, "input")
+    audio_out = _object_at(audio, "output")
     expires_at = int(minted.get("expires_at") or time.time() + config.ttl_s)
     model = str(session.get("model") or config.model)
     transcription = audio_in.get("transcription") or {"model": config.transcription_model}
