@@ -140,14 +140,12 @@ export class WebSocketTransport {
       this._stopAudio();
       this.onClose({ reason: `socket closed (code ${event.code}${event.reason ? `, ${event.reason}` : ""})` });
     };
+    // Playback is ready at once; capture starts in the background so that no server event
+    // arrives while open() is still pending (the caller only routes events once it resolved).
+    this.audio = new PcmStreamer();
     if (this.mic) {
-      try {
-        this.audio = new PcmStreamer();
-        await this.audio.startCapture(this.mic, (b64) => this.send({ type: "input_audio_buffer.append", audio: b64 }));
-      } catch (err) {
-        this._stopAudio();
-        console.warn("microphone streaming unavailable", err);
-      }
+      this.audio.startCapture(this.mic, (b64) => this.send({ type: "input_audio_buffer.append", audio: b64 }))
+        .catch((err) => console.warn("microphone streaming unavailable", err));
     }
   }
 

@@ -206,6 +206,20 @@ class TestSession:
         expect(turns.nth(2)).to_contain_text("Typed answer.")
         expect(page.get_by_role("log")).to_have_attribute("aria-live", "polite")
 
+    def test_events_right_after_the_socket_opens_are_not_lost(self, page, fake_backend):
+        open_page(page, fake_backend.url, WS)
+        dev_sign_in(page, unique_user())
+        page.get_by_role("button", name="Start conversation").click()
+        conn = fake_backend.wait_connection()
+        conn.send({"type": "response.output_audio_transcript.done", "response_id": "resp_0",
+                   "item_id": "item_a0", "output_index": 0, "content_index": 0,
+                   "transcript": "Hello, I'm listening."},
+                  *function_call_events("resp_0", [("call_0", "Snapshot", {})]))
+
+        expect(page.locator("#transcript .turn.assistant")).to_contain_text("I'm listening")
+        conn.wait_for_type("response.create")
+        assert list(outputs_by_call(conn)) == ["call_0"]
+
     def test_typed_message_is_sent_as_user_text_and_response_create(self, page, fake_backend):
         conn = start_call(page, fake_backend, unique_user())
         page.get_by_label("Type a message to the assistant").fill("What's on today?")

@@ -40,6 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
+
 from voice_agent import catalogue
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -583,16 +584,29 @@ def fake_bridge(fake_bridge_server: FakeBridge) -> FakeBridge:
     return fake_bridge_server
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A fresh browser context (empty storage) and page; console errors are collected."""
+@pytest.fixture(scope="session")
+def _shared_page(browser: Any) -> Iterator[Any]:
+    # One tab for the whole run: a new renderer per test costs more than the test itself.
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(5000)
     page.errors = []  # type: ignore[attr-defined]
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))  # type: ignore[attr-defined]
     yield page
     context.close()
+
+
+@pytest.fixture
+def page(_shared_page: Any) -> Iterator[Any]:
+    """The browser tab, blank, with empty storage; uncaught page errors land in ``page.errors``."""
+    page = _shared_page
+    page.set_default_timeout(5000)
+    page.errors.clear()
+    yield page
+    # Leave nothing behind: storage of the origin under test, open sockets, the viewport.
+    with contextlib.suppress(Exception):
+        page.evaluate("localStorage.clear(); sessionStorage.clear()")
+    page.goto("about:blank")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
 
 def open_page(page: Any, base_url: str, query: str = "") -> None:
