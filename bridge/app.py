@@ -11,8 +11,6 @@ import signal
 import sys
 from typing import Any
 
-from voice_agent import catalogue
-
 from bridge.api_client import ApiClient
 from bridge.audit import AuditLog
 from bridge.cli import DEFAULT_ORIGINS, read_token
@@ -24,6 +22,7 @@ from bridge.policy import Policy, PolicyError
 from bridge.router import ToolRouter
 from bridge.session import Conversation, ConversationSettings
 from bridge.status import Metrics, StatusLine
+from voice_agent import catalogue
 
 
 class UsageError(ValueError):

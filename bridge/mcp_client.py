@@ -63,11 +63,22 @@ class DesktopClient:
     """
 
     def __init__(self, *, command: str | None = None, url: str | None = None,
-                 headers: dict[str, str] | None = None, connect_timeout_s: float = 60.0) -> None:
-        if (command is None) == (url is None):
-            raise ValueError("give exactly one of command or url")
+                 headers: dict[str, str] | None = None, server: Any = None,
+                 connect_timeout_s: float = 60.0) -> None:
+        """Configure the connection.
+
+        Args:
+            command: start the server as a subprocess and talk over stdio (split with shlex).
+            url: a streamable-HTTP endpoint (``…/mcp/``).
+            headers: extra HTTP headers for ``url`` (auth).
+            server: an SDK server object to connect to in-process (tests, benchmarks).
+            connect_timeout_s: how long starting and listing may take.
+        """
+        if sum(x is not None for x in (command, url, server)) != 1:
+            raise ValueError("give exactly one of command, url or server")
         self._command = command
         self._url = url
+        self._server = server
         self._headers = headers or {}
         self._connect_timeout_s = connect_timeout_s
         self._client: Any = None  # mcp.Client once connected
@@ -86,6 +97,8 @@ class DesktopClient:
         from mcp.client.streamable_http import streamable_http_client
         from mcp.shared._httpx_utils import create_mcp_http_client
 
+        if self._server is not None:
+            return self._server
         if self._command is not None:
             parts = shlex.split(self._command)
             if not parts:
@@ -122,7 +135,9 @@ class DesktopClient:
 
         assert self._ready is not None
         try:
-            async with Client(self._server_spec(), mode="legacy") as client:
+            in_process = self._server is not None
+            async with Client(self._server_spec(), mode="auto" if in_process else "legacy"
+                              ) as client:
                 self._client = client
                 listing = await client.list_tools()
                 self.tools = [DesktopTool(t.name, t.description or t.name,

@@ -13,11 +13,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from voice_agent import catalogue
-
 from bridge.api_client import ApiClient, ApiError
 from bridge.desktop import DesktopExecutor
 from bridge.events import FunctionCall
+from voice_agent import catalogue
 
 NO_BROWSER_NOTE = ("acknowledged; note: this is the desktop bridge, there is no browser here, "
                    "so nothing changed on screen")

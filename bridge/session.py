@@ -447,15 +447,15 @@ class Conversation:
     async def _run_call(self, call: FunctionCall, batch: _Batch) -> None:
         started = time.monotonic()
         self.status.set(f"running tool {call.name}")
+        finished = asyncio.Event()
+        # A timer rather than a watcher task: most calls finish long before it fires.
+        notice = asyncio.get_running_loop().call_later(
+            self.settings.slow_notice_s, self._start_slow_notice, call.name, finished)
         try:
-            work = asyncio.ensure_future(self.router.execute(call))
-            self._tasks.add(work)
-            work.add_done_callback(self._tasks.discard)
-            done, _ = await asyncio.wait({work}, timeout=self.settings.slow_notice_s)
-            if not done:
-                self._spawn(self._slow_notice(call.name, work), "slow-notice")
-            outcome = await work
+            outcome = await self.router.execute(call)
         finally:
+            notice.cancel()
+            finished.set()
             self._running_calls -= 1
         latency_ms = (time.monotonic() - started) * 1000
         self.metrics.record_tool(call.name, latency_ms)
@@ -480,14 +480,19 @@ class Conversation:
             self._end_after_next_response = True
         await self._request_response()
 
-    async def _slow_notice(self, tool: str, work: asyncio.Future[Any]) -> None:
+    def _start_slow_notice(self, tool: str, finished: asyncio.Event) -> None:
+        if not finished.is_set() and not self._ended.is_set() and self._tg is not None:
+            self._spawn(self._slow_notice(tool, finished), "slow-notice")
+
+    async def _slow_notice(self, tool: str, finished: asyncio.Event) -> None:
         """Let the assistant say it is working while a slow call runs (no extra output)."""
         try:
             async with asyncio.timeout(self.settings.idle_wait_s), self._state:
-                await self._state.wait_for(lambda: not self._response_active or work.done())
+                await self._state.wait_for(
+                    lambda: not self._response_active or finished.is_set())
         except TimeoutError:
             return
-        if work.done() or self._ended.is_set():
+        if finished.is_set() or self._ended.is_set():
             return
         await self._request_response(instructions=SLOW_NOTICE.format(tool=tool),
                                      out_of_band=True)

@@ -20,6 +20,7 @@ import contextlib
 import json
 import re
 import socket
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,6 +145,8 @@ class FakeSession:
     tools: list[dict[str, Any]] = field(default_factory=list)
     closed: bool = False
     barged_in: bool = False
+    call_sent_at: dict[str, float] = field(default_factory=dict)
+    output_received_at: dict[str, float] = field(default_factory=dict)
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         """Received events of one type."""
@@ -271,6 +274,8 @@ class FakeRealtime:
             await self._send(ws, {"type": "session.updated", "session": s})
         elif kind == "conversation.item.create":
             item = dict(event["item"])
+            if item.get("type") == "function_call_output":
+                session.output_received_at[item["call_id"]] = time.perf_counter()
             item.setdefault("id", self._next_id("item"))
             session.items.append(item)
             await self._send(ws, {"type": "conversation.item.added", "item": item})
@@ -335,6 +340,7 @@ class FakeRealtime:
                     "call_id": call_id, "name": name, "arguments": args}
             session.items.append(item)
             output.append(item)
+            session.call_sent_at[call_id] = time.perf_counter()
             await self._send(ws, {"type": "response.function_call_arguments.done",
                                   "response_id": response_id, "item_id": item_id,
                                   "output_index": len(output) - 1, "call_id": call_id,
