@@ -10,9 +10,11 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+
 from voice_agent.memory.store import (
     AddMemory,
     AlreadyApplied,
+    DuplicateMemory,
     HistoryRecord,
     JobRecord,
     MemoryLimitReached,
@@ -91,6 +93,28 @@ def test_same_id_twice_is_already_applied(store):
     assert store.count_memories("u1") == 1
 
 
+def test_same_text_twice_is_duplicate_naming_the_existing_memory(store):
+    add(store, "u1", "m1", "Likes tea")
+    with pytest.raises(DuplicateMemory) as raised:
+        add(store, "u1", "m2", "likes  TEA.")
+    assert raised.value.memory_id == "m1"
+    add(store, "u2", "m2", "Likes tea")  # per user
+    assert store.count_memories("u1") == 1 and store.version("u1") == 1
+    store.delete_memory("u1", "m1")
+    add(store, "u1", "m3", "Likes tea")
+
+
+def test_update_into_another_memorys_text_is_duplicate(store):
+    add(store, "u1", "m1", "Likes tea")
+    add(store, "u1", "m2", "Likes coffee")
+    with pytest.raises(DuplicateMemory):
+        store.apply("u1", UpdateMemory(record("m2", "Likes tea", revision=2), 1,
+                                       text_hash("Likes coffee"),
+                                       HistoryRecord("m2", "Likes tea", "UPDATE", now_iso())),
+                    max_memories=10)
+    assert store.get_memory("u1", "m2").text == "Likes coffee"
+
+
 def test_idempotency_key_is_applied_once(store):
     add(store, "u1", "m1", "a", idempotency_key="job:1")
     with pytest.raises(AlreadyApplied):
@@ -102,20 +126,24 @@ def test_idempotency_key_is_applied_once(store):
 def test_update_and_remove_are_optimistic_and_keep_history(store):
     add(store, "u1", "m1", "Lives in Paris")
     updated = record("m1", "Lives in Berlin", revision=2)
-    store.apply("u1", UpdateMemory(updated, 1, HistoryRecord(
+    paris, berlin = text_hash("Lives in Paris"), text_hash("Lives in Berlin")
+    store.apply("u1", UpdateMemory(updated, 1, paris, HistoryRecord(
         "m1", "Lives in Berlin", "UPDATE", now_iso(), "Lives in Paris")), max_memories=10)
     with pytest.raises(StaleMemory):  # a second writer with the old revision loses
-        store.apply("u1", UpdateMemory(record("m1", "Lives in Rome", revision=2), 1,
+        store.apply("u1", UpdateMemory(record("m1", "Lives in Rome", revision=2), 1, paris,
                                        HistoryRecord("m1", "Lives in Rome", "UPDATE", now_iso(),
                                                      "Lives in Paris")), max_memories=10)
     assert store.get_memory("u1", "m1").text == "Lives in Berlin"
     with pytest.raises(StaleMemory):
-        store.apply("u1", RemoveMemory("m1", 1, HistoryRecord("m1", "x", "DELETE", now_iso())),
+        store.apply("u1", RemoveMemory("m1", 1, berlin,
+                                       HistoryRecord("m1", "x", "DELETE", now_iso())),
                     max_memories=10)
-    store.apply("u1", RemoveMemory("m1", 2, HistoryRecord(
+    store.apply("u1", RemoveMemory("m1", 2, berlin, HistoryRecord(
         "m1", "Lives in Berlin", "DELETE", now_iso(), "Lives in Berlin")), max_memories=10)
+    add(store, "u1", "m9", "Lives in Berlin")  # the removed text is free again
+    add(store, "u1", "m8", "lives in paris")  # and so is the text replaced by the update
     assert store.get_memory("u1", "m1") is None
-    assert store.count_memories("u1") == 0
+    assert store.count_memories("u1") == 2
     assert [(h.event, h.memory, h.previous_memory) for h in store.history("u1", "m1")] == [
         ("ADD", "Lives in Paris", None),
         ("UPDATE", "Lives in Berlin", "Lives in Paris"),
@@ -231,7 +259,7 @@ def test_dynamodb_items_stay_small_and_partitioned_by_user():
         store.put_job("sub-1", JobRecord("j1", "queued"))
         items = client.scan(TableName="layout")["Items"]
     keys = sorted(item["SK"]["S"].split("#")[0] for item in items)
-    assert keys == ["DONE", "HIST", "JOB", "MEM", "META"]
+    assert keys == ["DONE", "HASH", "HIST", "JOB", "MEM", "META"]
     assert {item["PK"]["S"] for item in items} == {"USER#sub-1"}
     memory = next(item for item in items if item["SK"]["S"].startswith("MEM#"))
     assert "B" in memory["vec"]

@@ -61,6 +61,7 @@ from voice_agent.memory.ranking import IndexItem, MemoryIndex
 from voice_agent.memory.store import (
     AddMemory,
     AlreadyApplied,
+    DuplicateMemory,
     HistoryRecord,
     JobRecord,
     MemoryLimitReached,
@@ -399,24 +400,23 @@ def add_memories(user_id: str, req: AddMemoryRequest,
     with _upstream_errors():
         embedder = deps.embedder
         vectors = _embed(embedder, texts)  # before any write: nothing half-written
-        _, records = load_index(user_id, deps)
-        known = {r.hash: r for r in records.values()}
         limit = max_memories_per_user()
-        new = [t for t in dict.fromkeys(texts) if text_hash(t) not in known]
-        if len(records) + len(new) > limit:
+        # A cheap pre-check so a multi-message add does not stop half-way at the limit; the
+        # exact guard is the store's conditional write.
+        if deps.store.count_memories(user_id) + len(set(map(text_hash, texts))) > limit:
             raise _limit_error(limit)
         for text, vector in zip(texts, vectors, strict=True):
-            existing = known.get(text_hash(text))
-            if existing is not None:
-                results.append(AddedMemory(id=existing.id, memory=existing.text, event="NONE"))
-                continue
             record = _new_record(text, vector, req.metadata, embedder)
             history = HistoryRecord(record.id, text, "ADD", record.created_at)
             try:
                 deps.store.apply(user_id, AddMemory(record, history), max_memories=limit)
             except MemoryLimitReached as error:
                 raise _limit_error(limit) from error
-            known[record.hash] = record
+            except DuplicateMemory as duplicate:
+                existing = deps.store.get_memory(user_id, duplicate.memory_id)
+                results.append(AddedMemory(id=duplicate.memory_id, event="NONE",
+                                           memory=existing.text if existing else text))
+                continue
             results.append(AddedMemory(id=record.id, memory=text, event="ADD"))
     return AddMemoryResponse(results=results)
 
@@ -554,7 +554,8 @@ def _plan(user_id: str, message: JobMessage, deps: MemoryDeps) -> dict[str, Any]
                 touched.add(target.id)
                 ops.append({"event": d.event, "id": target.id, "text": d.text or target.text,
                             "revision": target.revision, "previous": target.text,
-                            "metadata": target.metadata, "created_at": target.created_at})
+                            "metadata": target.metadata, "created_at": target.created_at,
+                            "hash": target.hash})
     else:
         ops = [{"event": "ADD", "text": fact} for fact in new_facts]
     for n, op in enumerate(ops):
@@ -588,16 +589,18 @@ def _apply_plan(user_id: str, message: JobMessage, plan: dict[str, Any],
                 vector=record.vector, embedder_id=record.embedder_id, dims=record.dims,
                 hash=record.hash, revision=op["revision"] + 1,
             )
-            change = UpdateMemory(record, op["revision"], HistoryRecord(
+            change = UpdateMemory(record, op["revision"], op["hash"], HistoryRecord(
                 op["id"], op["text"], "UPDATE", at, previous_memory=op["previous"]))
         else:
-            change = RemoveMemory(op["id"], op["revision"], HistoryRecord(
+            change = RemoveMemory(op["id"], op["revision"], op["hash"], HistoryRecord(
                 op["id"], op["previous"], "DELETE", at, previous_memory=op["previous"]))
         key = f"{message.job_id}:{plan['plan_id']}:{n}"
         try:
             deps.store.apply(user_id, change, max_memories=limit, idempotency_key=key)
         except AlreadyApplied:
             pass  # a redelivered message: this change is already stored
+        except DuplicateMemory:
+            continue  # the text is already a memory (e.g. added meanwhile): nothing to do
         results.append({"id": op["id"], "memory": op["text"] if op["event"] != "DELETE"
                         else op["previous"], "event": op["event"]})
     return results

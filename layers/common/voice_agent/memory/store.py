@@ -5,7 +5,9 @@ an adapter never reads or writes across users, which is the isolation boundary o
 
 Writes go through `MemoryStore.apply`, one `Change` at a time. Each change is atomic: the
 memory, its history entry, the per-user version counter (which invalidates warm search caches)
-and, for the worker, an idempotency marker are written together or not at all.
+and, for the worker, an idempotency marker are written together or not at all. Texts are
+unique per user after normalisation (`normalise_text`): adding a text the user already has
+raises `DuplicateMemory` instead of storing it twice, even when two adds race.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "AddMemory",
     "AlreadyApplied",
     "Change",
+    "DuplicateMemory",
     "HistoryRecord",
     "JobRecord",
     "MemoryLimitReached",
@@ -146,19 +149,27 @@ class AddMemory:
 
 @dataclass(frozen=True, slots=True)
 class UpdateMemory:
-    """Replace a memory whose revision is still ``expected_revision`` (else `StaleMemory`)."""
+    """Replace a memory whose revision is still ``expected_revision`` (else `StaleMemory`).
+
+    ``previous_hash`` is the text hash being replaced (its uniqueness guard is released).
+    """
 
     record: MemoryRecord
     expected_revision: int
+    previous_hash: str
     history: HistoryRecord
 
 
 @dataclass(frozen=True, slots=True)
 class RemoveMemory:
-    """Delete a memory whose revision is still ``expected_revision``, keeping a history entry."""
+    """Delete a memory whose revision is still ``expected_revision``, keeping a history entry.
+
+    ``hash`` is the removed memory's text hash (its uniqueness guard is released).
+    """
 
     memory_id: str
     expected_revision: int
+    hash: str
     history: HistoryRecord
 
 
@@ -187,6 +198,14 @@ class StoreUnavailable(Exception):
 
 class MemoryLimitReached(Exception):
     """The user already has the maximum number of memories."""
+
+
+class DuplicateMemory(Exception):
+    """The user already has a memory with the same normalised text (``memory_id``)."""
+
+    def __init__(self, memory_id: str) -> None:
+        super().__init__(memory_id)
+        self.memory_id = memory_id
 
 
 class StaleMemory(Exception):
@@ -234,6 +253,7 @@ class MemoryStore(Protocol):
 
         Raises:
             MemoryLimitReached: An add would exceed ``max_memories``.
+            DuplicateMemory: The (new) text equals another memory of the user.
             StaleMemory: The memory of an update/remove changed or is gone.
             AlreadyApplied: ``idempotency_key`` was used before (nothing written).
             StoreUnavailable: The database failed.

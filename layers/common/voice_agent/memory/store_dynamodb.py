@@ -7,11 +7,13 @@ Item layout (``PK`` = ``USER#<sub>`` for everything of a user)::
     SK = HIST#<memory id>#<iso time>#<n>   memory, event, at, prev
     SK = JOB#<job id>                      body (JSON), expires_at (TTL, 7 days)
     SK = META                              version (+1 on every write), count (memories)
+    SK = HASH#<text hash>                  mem: the memory holding that normalised text
     SK = DONE#<idempotency key>            expires_at (TTL, 7 days): a worker change applied
 
 Each change is one ``TransactWriteItems`` call (memory + history + META, and the ``DONE``
 marker for worker changes), so nothing is ever half-written, the per-user count limit is exact
-(a condition on ``META.count``) and concurrent writers are serialised by DynamoDB itself.
+(a condition on ``META.count``), a text is stored once per user (a condition on its ``HASH#``
+item) and concurrent writers are serialised by DynamoDB itself.
 Transaction conflicts between concurrent writers of one user are retried with jittered backoff.
 """
 
@@ -34,6 +36,7 @@ from voice_agent.memory.store import (
     AddMemory,
     AlreadyApplied,
     Change,
+    DuplicateMemory,
     HistoryRecord,
     JobRecord,
     MemoryLimitReached,
@@ -314,54 +317,87 @@ class DynamoMemoryStore:
 
     # --- writes --------------------------------------------------------------------------
 
+    def _hash_guard(self, user_id: str, hash_: str, memory_id: str) -> dict[str, Any]:
+        """Claims a text hash for a memory: fails if another memory of the user holds it."""
+        return {"Put": {
+            "TableName": self.table_name,
+            "Item": {"PK": _pk(user_id), "SK": _s(f"HASH#{hash_}"), "mem": _s(memory_id)},
+            "ConditionExpression": "attribute_not_exists(PK) OR mem = :self",
+            "ExpressionAttributeValues": {":self": _s(memory_id)},
+        }}
+
+    def _hash_release(self, user_id: str, hash_: str) -> dict[str, Any]:
+        return {"Delete": {"TableName": self.table_name,
+                           "Key": {"PK": _pk(user_id), "SK": _s(f"HASH#{hash_}")}}}
+
+    def _hash_owner(self, user_id: str, hash_: str) -> str:
+        item = self._call("get_item", Key={"PK": _pk(user_id), "SK": _s(f"HASH#{hash_}")},
+                          ConsistentRead=True).get("Item")
+        return item["mem"]["S"] if item else ""
+
     def apply(
         self, user_id: str, change: Change, *, max_memories: int,
         idempotency_key: str | None = None,
     ) -> None:
         """See `MemoryStore.apply`."""
         table = self.table_name
-        items: list[dict[str, Any]] = []
+        # (role, transaction item); the role of a failed condition names the exception.
+        items: list[tuple[str, dict[str, Any]]] = []
+        new_hash: str | None = None
         if isinstance(change, AddMemory):
-            items.append({"Put": {
-                "TableName": table, "Item": _memory_item(user_id, change.record),
+            r = change.record
+            new_hash = r.hash
+            items.append(("memory", {"Put": {
+                "TableName": table, "Item": _memory_item(user_id, r),
                 "ConditionExpression": "attribute_not_exists(PK)",
-            }})
-            items.append(self._meta_update(user_id, +1, max_memories))
+            }}))
+            items.append(("limit", self._meta_update(user_id, +1, max_memories)))
+            items.append(("hash", self._hash_guard(user_id, r.hash, r.id)))
         elif isinstance(change, UpdateMemory):
-            items.append({"Put": {
-                "TableName": table, "Item": _memory_item(user_id, change.record),
+            r = change.record
+            items.append(("memory", {"Put": {
+                "TableName": table, "Item": _memory_item(user_id, r),
                 "ConditionExpression": "rev = :rev",
                 "ExpressionAttributeValues": {":rev": _n(change.expected_revision)},
-            }})
-            items.append(self._meta_update(user_id, 0))
+            }}))
+            items.append(("meta", self._meta_update(user_id, 0)))
+            if r.hash != change.previous_hash:
+                new_hash = r.hash
+                items.append(("hash", self._hash_guard(user_id, r.hash, r.id)))
+                items.append(("release", self._hash_release(user_id, change.previous_hash)))
         elif isinstance(change, RemoveMemory):
-            items.append({"Delete": {
+            items.append(("memory", {"Delete": {
                 "TableName": table,
                 "Key": {"PK": _pk(user_id), "SK": _s(f"MEM#{change.memory_id}")},
                 "ConditionExpression": "rev = :rev",
                 "ExpressionAttributeValues": {":rev": _n(change.expected_revision)},
-            }})
-            items.append(self._meta_update(user_id, -1))
-        items.append({"Put": {"TableName": table, "Item": _history_item(user_id, change.history)}})
+            }}))
+            items.append(("meta", self._meta_update(user_id, -1)))
+            items.append(("release", self._hash_release(user_id, change.hash)))
+        items.append(("history", {"Put": {"TableName": table,
+                                          "Item": _history_item(user_id, change.history)}}))
         if idempotency_key is not None:
-            items.append({"Put": {
+            items.append(("done", {"Put": {
                 "TableName": table,
                 "Item": {"PK": _pk(user_id), "SK": _s(f"DONE#{idempotency_key}"),
                          "expires_at": _n(int(time.time()) + JOB_TTL_S)},
                 "ConditionExpression": "attribute_not_exists(PK)",
-            }})
-        reasons = self._transact(items)
+            }}))
+        reasons = self._transact([item for _, item in items])
         if not reasons:
             return
-        failed = [i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
-        if idempotency_key is not None and len(items) - 1 in failed:
-            raise AlreadyApplied(idempotency_key)
-        if 0 in failed:
+        failed = {role for (role, _), code in zip(items, reasons, strict=False)
+                  if code == "ConditionalCheckFailed"}
+        if "done" in failed:
+            raise AlreadyApplied(idempotency_key or "")
+        if "memory" in failed:
             if isinstance(change, AddMemory):
                 raise AlreadyApplied(change.record.id)
             memory_id = change.memory_id if isinstance(change, RemoveMemory) else change.record.id
             raise StaleMemory(memory_id)
-        if 1 in failed:
+        if "hash" in failed and new_hash is not None:
+            raise DuplicateMemory(self._hash_owner(user_id, new_hash))
+        if "limit" in failed:
             raise MemoryLimitReached(f"at most {max_memories} memories per user")
         raise StoreUnavailable(f"DynamoDB transaction cancelled: {reasons}", retryable=True)
 
@@ -394,16 +430,17 @@ class DynamoMemoryStore:
         keys = [{"PK": _pk(user_id), "SK": item["SK"]}
                 for item in self._query(user_id, f"HIST#{memory_id}#",
                                         ProjectionExpression="SK")]
-        exists = self.get_memory(user_id, memory_id) is not None
-        if not exists and not keys:
+        memory = self.get_memory(user_id, memory_id)
+        if memory is None and not keys:
             return False
         self._batch_delete(keys)
-        if exists:
+        if memory is not None:
             reasons = self._transact([
                 {"Delete": {"TableName": self.table_name,
                             "Key": {"PK": _pk(user_id), "SK": _s(f"MEM#{memory_id}")},
                             "ConditionExpression": "attribute_exists(PK)"}},
                 self._meta_update(user_id, -1),
+                self._hash_release(user_id, memory.hash),
             ])
             if reasons and reasons[0] != "ConditionalCheckFailed":
                 raise StoreUnavailable(f"DynamoDB transaction cancelled: {reasons}")

@@ -23,6 +23,7 @@ from voice_agent.memory.store import (
     AddMemory,
     AlreadyApplied,
     Change,
+    DuplicateMemory,
     HistoryRecord,
     JobRecord,
     MemoryLimitReached,
@@ -43,6 +44,7 @@ CREATE TABLE IF NOT EXISTS memories (
     emb TEXT NOT NULL, dims INTEGER NOT NULL, hash TEXT NOT NULL, rev INTEGER NOT NULL,
     PRIMARY KEY (user_id, id)
 ) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS memories_by_hash ON memories (user_id, hash);
 CREATE TABLE IF NOT EXISTS history (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, memory_id TEXT NOT NULL,
     memory TEXT NOT NULL, event TEXT NOT NULL, at TEXT NOT NULL, previous TEXT
@@ -242,19 +244,21 @@ class SqliteMemoryStore:
         if count >= max_memories:
             raise MemoryLimitReached(f"at most {max_memories} memories per user")
         r = change.record
-        try:
-            db.execute(
-                f"INSERT INTO memories (user_id, {_MEMORY_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (user_id, r.id, r.text, _json(r.metadata), r.created_at, r.updated_at,
-                 r.vector, r.embedder_id, r.dims, r.hash, r.revision),
-            )
-        except sqlite3.IntegrityError as error:
-            raise AlreadyApplied(r.id) from error
+        if db.execute("SELECT 1 FROM memories WHERE user_id = ? AND id = ?",
+                      (user_id, r.id)).fetchone():
+            raise AlreadyApplied(r.id)
+        _check_unique(db, user_id, r.hash, r.id)
+        db.execute(
+            f"INSERT INTO memories (user_id, {_MEMORY_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (user_id, r.id, r.text, _json(r.metadata), r.created_at, r.updated_at,
+             r.vector, r.embedder_id, r.dims, r.hash, r.revision),
+        )
 
     @staticmethod
     def _update(db: sqlite3.Connection, user_id: str, change: UpdateMemory) -> None:
         r = change.record
+        _check_unique(db, user_id, r.hash, r.id)
         updated = db.execute(
             "UPDATE memories SET text = ?, meta = ?, updated_at = ?, vec = ?, emb = ?, "
             "dims = ?, hash = ?, rev = ? WHERE user_id = ? AND id = ? AND rev = ?",
@@ -311,6 +315,14 @@ class SqliteMemoryStore:
                 "ON CONFLICT (user_id, job_id) DO UPDATE SET body = excluded.body",
                 (user_id, job.job_id, body, int(time.time()) + JOB_TTL_S),
             )
+
+
+def _check_unique(db: sqlite3.Connection, user_id: str, hash_: str, memory_id: str) -> None:
+    """Raises `DuplicateMemory` if another memory of the user has the same text hash."""
+    row = db.execute("SELECT id FROM memories WHERE user_id = ? AND hash = ? AND id != ?",
+                     (user_id, hash_, memory_id)).fetchone()
+    if row:
+        raise DuplicateMemory(row[0])
 
 
 def _json(value: Any) -> str | None:
