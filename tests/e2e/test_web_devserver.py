@@ -2,8 +2,10 @@
 
 The dev server runs as a subprocess with the same handlers and authorizer as on AWS; OpenAI's
 client-secret endpoint, the realtime WebSocket and Tavily are the loopback fakes of
-``web_fixtures`` (its ``OPENAI_BASE_URL`` and ``TAVILY_BASE_URL`` point there). If the dev
-server cannot start here, the same tests run against the fake API instead, and say so.
+``web_fixtures`` (its ``OPENAI_BASE_URL`` and ``TAVILY_BASE_URL`` point there). The desktop
+bridge is the real ``voice-agent bridge --serve`` over the fake Windows-MCP server of
+``tests/fakes/mcp_servers.py``. If the dev server or the bridge cannot start here, the same
+tests run against the loopback fakes instead, and say so.
 
 Set ``WEB_SCREENSHOT_PATH`` (e.g. ``docs/web-screenshot.png``) to keep the screenshot of the
 page in use that ``test_conversation_...`` takes.
@@ -16,6 +18,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,11 +34,14 @@ pytest.register_assert_rewrite("tests.e2e.web_fixtures")
 from tests.e2e.web_fixtures import (  # noqa: E402  (after the rewrite registration)
     REPO_ROOT,
     FakeBackend,
+    FakeBridge,
     dev_sign_in,
     function_call_events,
     open_page,
     unique_user,
+    wait_until,
 )
+from tests.fakes.mcp_servers import read_calls  # noqa: E402
 
 # Fixtures: browser, page, fake_backend_server (Chromium skips when not installed).
 pytest_plugins = ["tests.e2e.web_fixtures"]
@@ -83,8 +89,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(_STRIPPED_PREFIXES)}
+
+
 def _start_dev_server(fakes: FakeBackend, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_STRIPPED_PREFIXES)}
+    env = _clean_env()
     env.update({
         "OPENAI_API_KEY": "sk-test-web", "OPENAI_BASE_URL": f"{fakes.url}/v1",
         "TAVILY_API_KEY": "tvly-test-web", "TAVILY_BASE_URL": f"{fakes.url}/tavily",
@@ -120,6 +130,67 @@ def stack(fake_backend_server: FakeBackend,
         yield Stack(fake_backend_server.url, fake_backend_server, real=False)
         return
     yield Stack(url, fake_backend_server, real=True)
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@dataclass
+class Bridge:
+    """A desktop bridge endpoint the page can pair with."""
+
+    url: str
+    pairing_token: str
+    calls: Any  # () -> list of {"name", "arguments"} the desktop side received
+    real: bool
+
+
+def _start_bridge(origin: str, record: Path) -> tuple[subprocess.Popen[str], Bridge]:
+    mcp = f'"{sys.executable}" tests/fakes/mcp_servers.py --names current --transport stdio ' \
+          f'--record "{record}"'
+    process = subprocess.Popen(
+        [sys.executable, "-m", "voice_agent_cli.main", "bridge", "--serve", "--port", "0",
+         "--allow-origin", origin, "--mcp-command", mcp, "--audit-log", str(record) + ".audit"],
+        cwd=REPO_ROOT, env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)
+    lines: list[str] = []
+    assert process.stdout is not None
+    stdout = process.stdout
+    threading.Thread(target=lambda: [lines.append(line) for line in stdout],
+                     daemon=True).start()
+
+    def started() -> tuple[str, str] | None:
+        text = "".join(lines)
+        url = next((w for w in text.split() if w.startswith("http://127.0.0.1:")), None)
+        token = next((line.split(":", 1)[1].strip() for line in lines
+                      if line.startswith("pairing token:")), None)
+        return (url, token) if url and token and "allowed origins" in text else None
+
+    try:
+        url, token = wait_until(lambda: started() or process.poll() is not None, 30,
+                                "the bridge to print its address and pairing token")
+    except (AssertionError, TypeError, ValueError) as err:
+        process.kill()
+        raise RuntimeError(f"bridge did not start: {''.join(lines)[-2000:]}") from err
+    return process, Bridge(url.rstrip("/"), token, lambda: read_calls(record), real=True)
+
+
+@pytest.fixture(scope="module")
+def bridge(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
+    record = tmp_path_factory.mktemp("bridge") / "mcp-calls.jsonl"
+    try:
+        process, endpoint = _start_bridge(stack.url, record)
+    except (RuntimeError, OSError) as err:
+        print(f"web tests: using the fake bridge, the real one is unavailable: {err}")
+        fake = FakeBridge(allowed_origin=stack.url)
+        fake.server.start()
+        yield Bridge(fake.url, fake.pairing_token,
+                     lambda: [r.json() for r in fake.calls()], real=False)
+        fake.server.stop()
+        return
+    yield endpoint
     process.terminate()
     try:
         process.wait(timeout=10)
@@ -214,3 +285,27 @@ def test_conversation_mints_connects_and_routes_tools_through_the_api(
     page.mouse.move(0, 0)
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
+
+
+def test_desktop_tool_runs_through_the_paired_bridge(page: Any, fresh: Stack, bridge: Bridge):
+    open_page(page, fresh.url, "?transport=websocket")
+    dev_sign_in(page, unique_user())
+    page.get_by_text("Settings").click()
+    page.get_by_label("Bridge URL").fill(bridge.url)
+    page.get_by_label("Pairing token").fill(bridge.pairing_token)
+    page.get_by_role("button", name="Pair", exact=True).click()
+    expect(page.locator("#bridge-status")).to_contain_text("Paired:")
+    page.get_by_role("button", name="Start conversation").click()
+    conn = fresh.fakes.wait_connection()
+
+    offered = [t["name"] for t in conn.wait_for_type("session.update")[0]["session"]["tools"]]
+    assert "Click" in offered and "search_memories" in offered
+    conn.send(*function_call_events("resp_b", [("call_k", "Click", {"loc": [120, 240]})]))
+    conn.wait_for_type("response.create")
+
+    [created] = conn.of_type("conversation.item.create")
+    assert created["item"]["call_id"] == "call_k"
+    assert "error" not in created["item"]["output"].lower()
+    calls = wait_until(bridge.calls, 5, "the desktop side to receive the click")
+    assert calls[-1]["name"] == "Click" and calls[-1]["arguments"]["loc"] == [120, 240]
+    expect(page.locator("#transcript .tool[data-tool='Click']")).to_contain_text("desktop")
