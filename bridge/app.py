@@ -107,10 +107,15 @@ async def run(args: argparse.Namespace) -> int:
         except AudioUnavailableError as exc:
             raise UsageError(str(exc)) from exc
 
-    lines = LineSource() if args.text else None
-    voice_confirmer = None if args.text else UtteranceConfirmer(wait_s=policy.confirm_wait_s)
-    confirmer: Confirmer = TerminalConfirmer(lines) if lines is not None \
-        else voice_confirmer  # type: ignore[assignment]
+    text_lines: LineSource | None = None
+    voice_confirmer: UtteranceConfirmer | None = None
+    confirmer: Confirmer
+    if args.text:
+        text_lines = LineSource()
+        confirmer = TerminalConfirmer(text_lines)
+    else:
+        voice_confirmer = UtteranceConfirmer(wait_s=policy.confirm_wait_s)
+        confirmer = voice_confirmer
     settings = ConversationSettings(text_mode=bool(args.text), model=args.model,
                                     voice=args.voice, max_session_s=args.max_session_s,
                                     slow_notice_s=policy.slow_notice_s)
@@ -122,7 +127,7 @@ async def run(args: argparse.Namespace) -> int:
                 return 1
             router = ToolRouter(api, DesktopExecutor(started, policy, confirmer, audit))
             conversation = Conversation(settings, api, router, session_tools(started),
-                                        lines=lines, audio_in=audio_in, audio_out=audio_out,
+                                        lines=text_lines, audio_in=audio_in, audio_out=audio_out,
                                         voice_confirmer=voice_confirmer, status=status,
                                         metrics=metrics)
             with _sigint_stops(conversation):

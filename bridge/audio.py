@@ -50,7 +50,7 @@ class AudioOutput(Protocol):
 
 def _sounddevice() -> Any:
     try:
-        import sounddevice  # type: ignore[import-not-found]
+        import sounddevice
     except (ImportError, OSError) as exc:
         raise AudioUnavailableError(
             "audio mode needs the optional 'audio' extra (sounddevice and PortAudio): install "

@@ -166,9 +166,9 @@ class DesktopClient:
         for item in result.content:
             kind = getattr(item, "type", "")
             if kind == "text":
-                texts.append(item.text)  # type: ignore[union-attr]
+                texts.append(item.text)
             elif kind == "image":
-                images.append((item.mime_type, item.data))  # type: ignore[union-attr]
+                images.append((item.mime_type, item.data))
             else:
                 texts.append(f"[{kind} content omitted]")
         return ToolResult("\n".join(texts), images, bool(result.is_error))

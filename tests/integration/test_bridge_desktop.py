@@ -242,3 +242,24 @@ async def test_stdio_server_routes_and_ends_with_the_bridge(backend, tmp_path):
     pid = int(pid_file.read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+async def test_http_server_auth_header_is_sent_and_a_refusal_is_clear():
+    from bridge.mcp_client import DesktopError
+
+    async with serve_http("current", required_header=("Authorization", "Bearer s3cret")) as srv:
+        async with DesktopClient(url=srv.url, headers={"Authorization": "Bearer s3cret"}) as ok:
+            assert {"Click", "Snapshot"} <= ok.names
+        refused = DesktopClient(url=srv.url, connect_timeout_s=10)
+        with pytest.raises(DesktopError, match="cannot start the desktop server"):
+            await refused.start()
+        await refused.close()  # safe after a failed start, and twice
+        await refused.close()
+
+
+async def test_missing_mcp_command_is_a_clear_error():
+    from bridge.mcp_client import DesktopError
+
+    client = DesktopClient(command="/nonexistent/windows-mcp serve", connect_timeout_s=10)
+    with pytest.raises(DesktopError, match="cannot start the desktop server"):
+        await client.start()
