@@ -27,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+
 from voice_agent.memory.embedding import Embedder, HashingEmbedder, LocalMiniLMEmbedder
 from voice_agent.memory.ranking import (
     DEFAULT_WEIGHTS,

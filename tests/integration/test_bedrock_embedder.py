@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+
+from tests.fakes.bedrock import FakeBedrock, fake_embedding
 from voice_agent.memory.embedding import (
     BedrockTitanEmbedder,
     EmbeddingUnavailable,
@@ -15,8 +17,6 @@ from voice_agent.memory.embedding import (
     make_embedder,
     reset_embedder_cache,
 )
-
-from tests.fakes.bedrock import FakeBedrock, fake_embedding
 
 TITAN = "amazon.titan-embed-text-v2:0"
 
@@ -114,7 +114,7 @@ def test_service_unavailable_is_retryable_without_retrying(fake_bedrock: FakeBed
 
 
 def test_read_timeout_raises_retryable_unavailable_quickly(fake_bedrock: FakeBedrock) -> None:
-    fake_bedrock.delay_next(1, 1.0)
+    fake_bedrock.delay_next(1, 3.0)
     embedder = BedrockTitanEmbedder(make_bedrock_client(read_timeout_s=0.2), TITAN, 256)
 
     started = time.monotonic()
@@ -122,7 +122,26 @@ def test_read_timeout_raises_retryable_unavailable_quickly(fake_bedrock: FakeBed
         embedder.embed(["slow"])
 
     assert raised.value.retryable is True
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 2.0  # gave up long before the answer came
+
+
+def test_batch_slower_than_total_budget_raises_retryable_unavailable_on_time(
+    fake_bedrock: FakeBedrock,
+) -> None:
+    # Given every request takes 3 s while the whole call may take 0.4 s
+    fake_bedrock.delay_next(6, 3.0)
+    embedder = BedrockTitanEmbedder(
+        make_bedrock_client(), TITAN, 256, total_timeout_s=0.4, max_workers=2
+    )
+
+    started = time.monotonic()
+    with pytest.raises(EmbeddingUnavailable, match="within 0.4 s") as raised:
+        embedder.embed([f"slow {i}" for i in range(6)])
+
+    assert raised.value.retryable is True
+    assert time.monotonic() - started < 2.0
+    time.sleep(0.3)  # only the two requests already sent reached Bedrock; the rest never start
+    assert len(fake_bedrock.requests) <= 2
 
 
 def test_unreachable_endpoint_raises_retryable_unavailable(

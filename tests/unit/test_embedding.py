@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+
 from voice_agent.memory import embedding
 from voice_agent.memory.embedding import (
     BedrockTitanEmbedder,

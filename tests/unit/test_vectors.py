@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from voice_agent.memory.vectors import decode_vector, decode_vectors, encode_vector, encoded_size
 
 

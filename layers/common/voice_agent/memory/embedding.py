@@ -18,10 +18,10 @@ import threading
 import time
 import zipfile
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 
@@ -426,8 +426,9 @@ class BedrockTitanEmbedder:
             dimensions: Output size, 256, 512 or 1024.
             max_attempts: Calls per text when throttled (first call included).
             base_backoff_s: First backoff delay; doubles per retry, with full jitter.
-            total_timeout_s: Budget for the whole `embed` call; no retry starts that could
-                end after it.
+            total_timeout_s: Budget for the whole `embed` call: it raises
+                `EmbeddingUnavailable` (retryable) when the batch is not done by then, and no
+                retry starts that could end after it.
             attempt_timeout_s: Worst case of one call (connect + read timeout of the client).
             max_workers: Parallel requests for a batch.
         """
@@ -473,12 +474,21 @@ class BedrockTitanEmbedder:
         if not texts:
             return result
         deadline = time.monotonic() + self._total_timeout_s
-        if len(texts) == 1:
-            result[0] = self._embed_one(texts[0], deadline)
-        else:
-            vectors = self._pool.map(lambda text: self._embed_one(text, deadline), texts)
-            for row, vector in enumerate(vectors):
-                result[row] = vector
+        futures = [self._pool.submit(self._embed_one, text, deadline) for text in texts]
+        # Waiting with a timeout bounds the call even for a large batch of slow requests.
+        done, pending = wait(futures, timeout=self._total_timeout_s, return_when=FIRST_EXCEPTION)
+        failed = next((f for f in done if f.exception() is not None), None)
+        if failed is not None or pending:
+            for future in pending:
+                future.cancel()
+            if failed is not None:
+                raise cast(BaseException, failed.exception())
+            raise EmbeddingUnavailable(
+                f"Bedrock {self._model_id} did not answer within {self._total_timeout_s:g} s",
+                retryable=True,
+            )
+        for row, future in enumerate(futures):
+            result[row] = future.result()
         return _normalise_rows(result)
 
     def _embed_one(self, text: str, deadline: float) -> np.ndarray:
@@ -492,6 +502,10 @@ class BedrockTitanEmbedder:
             }
         )
         for attempt in range(1, self._max_attempts + 1):
+            if time.monotonic() >= deadline:  # queued behind slow requests; the caller gave up
+                raise EmbeddingUnavailable(
+                    f"Bedrock {self._model_id} time budget exhausted", retryable=True
+                )
             try:
                 response = self._client.invoke_model(
                     modelId=self._model_id,

@@ -36,7 +36,7 @@ class HybridWeights:
     """How the hybrid score mixes its signals; the three weights sum to 1.
 
     Attributes:
-        semantic: Weight of cosine similarity (clipped to 0..1).
+        semantic: Weight of cosine similarity (clipped to 0..1, not rescaled per query).
         lexical: Weight of BM25, divided by the best BM25 score of the query (0..1).
         recency: Weight of ``0.5 ** (age_days / recency_half_life_days)``.
         recency_half_life_days: Age at which the recency signal halves.
@@ -55,11 +55,15 @@ class HybridWeights:
             raise ValueError("recency_half_life_days must be positive")
 
 
-# Tuned by grid search on LoCoMo dev (benchmarks/memory_eval.py --tune, MiniLM embeddings,
-# 480 scorable questions): recall@10 0.761 / recall@5 0.679, against 0.711 / 0.640 for
-# embeddings alone and 0.676 / 0.615 for BM25 alone. Weights 0.55-0.80 for semantic all land
-# within 0.01 of this; recency barely matters on this data (0.02 vs 0: +0.001), so it stays a
-# tie-breaker between near-equal memories.
+# Tuned by grid search on LoCoMo dev (benchmarks/memory_eval.py --tune, 480 scorable
+# questions, MiniLM): recall@10 0.761 / recall@5 0.679, against 0.711 / 0.640 for embeddings
+# alone and 0.676 / 0.615 for BM25 alone. Semantic weights 0.55-0.80 all land within 0.01;
+# recency barely matters on this data (+0.001), so it only breaks ties.
+# Raw cosines are used on purpose: rescaling them per query (min-max) or fusing ranks (RRF)
+# scored the same on the full conversations but throws away how close the candidates really
+# are, which in small per-user indexes lets a clear lexical match lose to a marginally
+# "more similar" memory. Embedders whose cosines crowd together (multilingual-e5-small:
+# 0.7-0.9) need their own weights: with these, e5 reaches 0.724 instead of its best 0.735.
 DEFAULT_WEIGHTS = HybridWeights(
     semantic=0.70, lexical=0.28, recency=0.02, recency_half_life_days=180.0
 )
@@ -204,7 +208,7 @@ class MemoryIndex:
         if size == 0 or limit <= 0:
             return []
 
-        semantic = np.zeros(size, dtype=np.float32)
+        cosine = np.zeros(size, dtype=np.float32)
         semantic_rows = np.zeros(0, dtype=np.int64)
         group = self._vector_groups.get(embedder_id)
         if query_vector is not None and group is not None and mode != "bm25":
@@ -216,11 +220,11 @@ class MemoryIndex:
                 )
             norm = float(np.linalg.norm(query))
             if norm > 0:
-                semantic[group.rows] = np.clip(group.matrix @ (query / norm), 0.0, 1.0)
+                cosine[group.rows] = group.matrix @ (query / norm)
                 semantic_rows = group.rows
 
         if mode == "embedding":
-            return self._results(semantic, semantic_rows, limit)
+            return self._results(np.clip(cosine, 0.0, 1.0), semantic_rows, limit)
 
         lexical = self._lexical.scores(query_text)
         best_lexical = float(lexical.max())
@@ -235,7 +239,7 @@ class MemoryIndex:
         age_days = np.maximum(reference - self._updated_at, 0.0) / _SECONDS_PER_DAY
         recency = np.power(0.5, age_days / weights.recency_half_life_days)
         fused = (
-            weights.semantic * semantic
+            weights.semantic * np.clip(cosine, 0.0, 1.0)
             + weights.lexical * lexical
             + weights.recency * recency.astype(np.float32)
         )
