@@ -211,6 +211,8 @@ const view = {
   upsertTurn(turn) {
     const entry = transcriptEntry(turn.id, `turn ${turn.role}`);
     entry.dataset.final = String(turn.final);
+    // Screen readers wait for a streaming turn to finish instead of reading every delta.
+    entry.setAttribute("aria-busy", String(!turn.final));
     const who = document.createElement("span");
     who.className = "who";
     who.textContent = turn.role === "user" ? "You" : "Assistant";
@@ -287,7 +289,11 @@ const pageTools = {
   executeAppAction: async ({ intent, params: actionParams }) => {
     const action = APP_ACTIONS[intent];
     if (!action) return { error: `unknown intent '${intent}'`, known_intents: Object.keys(APP_ACTIONS) };
-    return action(actionParams || {});
+    let parsed = actionParams || {};
+    if (typeof parsed === "string") {
+      try { parsed = JSON.parse(parsed); } catch { return { error: "params must be an object" }; }
+    }
+    return action(parsed);
   },
 };
 

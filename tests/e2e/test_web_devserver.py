@@ -199,9 +199,11 @@ def bridge(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[B
 
 
 @pytest.fixture
-def fresh(stack: Stack) -> Stack:
+def fresh(stack: Stack) -> Iterator[Stack]:
     stack.fakes.reset()
-    return stack
+    yield stack
+    violations = [v for c in stack.fakes.connections for v in c.violations]
+    assert violations == [], f"the page sent events the GA API would refuse: {violations}"
 
 
 def test_memory_panel_lists_searches_and_deletes_stored_memories(page: Any, fresh: Stack):

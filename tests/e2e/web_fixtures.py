@@ -41,6 +41,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from tests.fakes.realtime import validate_client_event
 from voice_agent import catalogue
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -146,6 +147,9 @@ class RealtimeConnection:
     subprotocols: list[str]
     query: dict[str, str]
     received: list[dict[str, Any]] = field(default_factory=list)
+    # Client events that break the GA shapes (checked with the shared validator).
+    violations: list[str] = field(default_factory=list)
+    sent_call_ids: set[str] = field(default_factory=set)
     closed: bool = False
     outbox: asyncio.Queue[dict[str, Any] | None] | None = None
 
@@ -161,6 +165,9 @@ class RealtimeConnection:
         """Push server events to the page (thread-safe)."""
         for event in events:
             event = {"event_id": f"event_{uuid.uuid4().hex[:12]}", **event}
+            items = [event, event.get("item") or {},
+                     *((event.get("response") or {}).get("output") or [])]
+            self.sent_call_ids.update(i["call_id"] for i in items if i.get("call_id"))
             assert self.outbox is not None
             self.owner.server.call_soon(self.outbox.put_nowait, event)
 
@@ -468,7 +475,9 @@ class FakeBackend:
         sender = asyncio.create_task(pump())
         try:
             while True:
-                conn.received.append(json.loads(await websocket.receive_text()))
+                event = json.loads(await websocket.receive_text())
+                conn.received.append(event)
+                conn.violations.extend(validate_client_event(event, conn.sent_call_ids))
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
@@ -565,9 +574,12 @@ def fake_backend_server() -> Iterator[FakeBackend]:
 
 
 @pytest.fixture
-def fake_backend(fake_backend_server: FakeBackend) -> FakeBackend:
+def fake_backend(fake_backend_server: FakeBackend) -> Iterator[FakeBackend]:
+    """The fake backend, emptied; afterwards every client event must have had a GA shape."""
     fake_backend_server.reset()
-    return fake_backend_server
+    yield fake_backend_server
+    violations = [v for c in fake_backend_server.connections for v in c.violations]
+    assert violations == [], f"the page sent events the GA API would refuse: {violations}"
 
 
 @pytest.fixture(scope="session")
