@@ -1,0 +1,1 @@
+"""Reliability and security evidence: fuzzing, attacks, fault injection, limits."""
