@@ -15,7 +15,7 @@ import base64
 import contextlib
 import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -111,7 +111,6 @@ class Conversation:
         self._speech_stopped_at: float | None = None
         self._awaiting_first_audio = False
         self._audio_item: tuple[str, float, int] | None = None  # item id, first delta, bytes
-        self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -476,6 +475,8 @@ class Conversation:
         if batch.followed_up or batch.pending or not batch.response_done:
             return
         batch.followed_up = True
+        # Finished batches are dropped so a long conversation does not accumulate them.
+        self._batches = {k: b for k, b in self._batches.items() if b is not batch}
         if batch.ends_conversation:
             self._end_after_next_response = True
         await self._request_response()

@@ -40,6 +40,7 @@ def process_gone(pid: int) -> bool:
     return stat.exists() and stat.read_text().split()[2] == "Z"
 
 
+@pytest.mark.slow  # two Python processes start and import the MCP SDK
 async def test_text_mode_subprocess_prints_replies_and_ends_the_mcp_server(backend, tmp_path):
     realtime, api = backend
     realtime.when_user_says("open notepad", ("App", {"mode": "launch", "name": "notepad"}))
@@ -59,6 +60,7 @@ async def test_text_mode_subprocess_prints_replies_and_ends_the_mcp_server(backe
     assert realtime.violations == []
 
 
+@pytest.mark.slow  # two Python processes start and import the MCP SDK
 async def test_sigint_shuts_down_cleanly(backend, tmp_path):
     realtime, api = backend
     pid_file = tmp_path / "mcp.pid"

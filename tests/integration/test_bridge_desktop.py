@@ -227,6 +227,7 @@ async def test_slow_tool_lets_the_assistant_speak_then_delivers_one_output(backe
     assert realtime.violations == []
 
 
+@pytest.mark.slow  # starts a Python subprocess that imports the MCP SDK
 async def test_stdio_server_routes_and_ends_with_the_bridge(backend, tmp_path):
     realtime, api = backend
     record = tmp_path / "calls.jsonl"

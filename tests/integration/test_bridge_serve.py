@@ -118,6 +118,7 @@ async def test_policy_confirmation_is_asked_in_the_terminal(endpoint):
     assert [c["name"] for c in recorder.calls] == ["PowerShell"]
 
 
+@pytest.mark.slow  # two Python processes start and import the MCP SDK
 async def test_serve_subprocess_prints_token_binds_loopback_and_stops_on_sigint(tmp_path):
     fake = ROOT / "tests" / "fakes" / "mcp_servers.py"
     pid_file = tmp_path / "mcp.pid"
