@@ -21,7 +21,7 @@ import json
 import re
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -393,6 +393,92 @@ class FakeRealtime:
                               "transcript": "Here is a long answer."})
         await self._send(ws, {"type": "response.done", "response": {
             "id": response_id, "status": "completed", "output": []}})
+
+
+# --- the same fake behind OpenAI's URL layout (for the real dev server) ----------------------
+
+class _StarletteSocket:
+    """Lets :meth:`FakeRealtime._handle` run on a Starlette WebSocket."""
+
+    def __init__(self, websocket: Any) -> None:
+        from types import SimpleNamespace
+
+        self._ws = websocket
+        self.request = SimpleNamespace(headers=websocket.headers)
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._messages()
+
+    async def _messages(self) -> AsyncIterator[str]:
+        from starlette.websockets import WebSocketDisconnect
+
+        try:
+            while True:
+                yield await self._ws.receive_text()
+        except WebSocketDisconnect:
+            return
+
+    async def send(self, text: str) -> None:
+        try:
+            await self._ws.send_text(text)
+        except Exception as exc:  # disconnect surfaces as several exception types
+            raise ConnectionClosed(None, None) from exc
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        with contextlib.suppress(Exception):
+            await self._ws.close(code, reason)
+
+
+def openai_app(realtime: FakeRealtime) -> Any:
+    """An ASGI app with OpenAI's GA layout: ``POST /v1/realtime/client_secrets`` mints an
+    ``ek_`` key and ``/v1/realtime`` is the WebSocket, both on one port, so a server deriving
+    the WebSocket URL from ``OPENAI_BASE_URL`` (the real session function) reaches the fake."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route, WebSocketRoute
+    from starlette.websockets import WebSocket
+
+    minted = {"n": 0}
+
+    async def client_secrets(request: Request) -> JSONResponse:
+        body = await request.json()
+        minted["n"] += 1
+        session = {"id": f"sess_{minted['n']}", **body.get("session", {})}
+        return JSONResponse({"value": f"ek_fake_{minted['n']}", "expires_at": 1767225600,
+                             "session": session})
+
+    async def socket(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await realtime._handle(_StarletteSocket(websocket))  # type: ignore[arg-type]
+
+    return Starlette(routes=[Route("/v1/realtime/client_secrets", client_secrets,
+                                   methods=["POST"]),
+                             WebSocketRoute("/v1/realtime", socket)])
+
+
+@contextlib.contextmanager
+def openai_in_thread(realtime: FakeRealtime) -> Iterator[str]:
+    """Serve :func:`openai_app` on 127.0.0.1 from a thread; yields the base URL (``…/v1``)."""
+    import threading
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(openai_app(realtime), log_level="warning",
+                                           lifespan="off", ws="websockets-sansio"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 # --- fake voice-agent API -------------------------------------------------------------------
