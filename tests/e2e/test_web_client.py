@@ -18,6 +18,7 @@ pytest.register_assert_rewrite("tests.e2e.web_fixtures")
 from tests.e2e.web_fixtures import (  # noqa: E402  (after the rewrite registration)
     FakeBackend,
     FakeBridge,
+    WebRTCPeer,
     dev_sign_in,
     fake_jwt,
     function_call_events,
@@ -434,6 +435,39 @@ class TestTransportsAndLayout:
         expect(page.get_by_role("alert")).to_contain_text(
             "HTTP 400 — fake realtime: WebRTC is not available here")
         expect(page.locator("#transport-label")).to_have_text("WebRTC")
+
+    def test_webrtc_call_carries_mic_audio_and_events_on_oai_events_channel(
+            self, page, fake_backend):
+        fake_backend.webrtc_peer = True
+        peer = WebRTCPeer(page.context.new_page())
+        try:
+            open_page(page, fake_backend.url)
+            dev_sign_in(page, unique_user())
+            page.get_by_role("button", name="Start conversation").click()
+            offer, reply = wait_until(lambda: fake_backend.pending_offers and
+                                      fake_backend.pending_offers.pop(0), 5, "the SDP offer")
+            reply(peer.answer(offer))
+
+            expect(page.locator("#status")).to_have_attribute("data-state", "connected",
+                                                              timeout=10_000)
+            info = wait_until(lambda: (i := peer.info())["open"] and i, 5, "the data channel")
+            assert info["label"] == "oai-events" and info["tracks"] == ["audio"]
+            peer.send(
+                {"type": "response.output_audio_transcript.done", "response_id": "resp_1",
+                 "item_id": "item_a1", "output_index": 0, "content_index": 0,
+                 "transcript": "Hello over WebRTC."},
+                *function_call_events("resp_2", [("call_r", "get_all_memories", {})]))
+
+            expect(page.locator("#transcript .turn.assistant")).to_contain_text("over WebRTC")
+            wait_until(lambda: peer.of_type("response.create"), 5, "response.create")
+            [output] = peer.of_type("conversation.item.create")
+            assert output["item"]["call_id"] == "call_r"
+            assert json.loads(output["item"]["output"]) == {"results": [], "next_cursor": None}
+            assert peer.violations() == []
+            page.get_by_role("button", name="Hang up").click()
+            expect(page.locator("#status")).to_have_attribute("data-state", "ended")
+        finally:
+            peer.page.close()
 
     def test_phone_viewport_has_no_horizontal_scroll(self, page, fake_backend):
         page.set_viewport_size({"width": 375, "height": 740})

@@ -218,6 +218,65 @@ def function_call_events(response_id: str, calls: list[tuple[str, str, dict[str,
     return events
 
 
+class WebRTCPeer:
+    """A second browser tab playing OpenAI's side of a WebRTC call (audio + "oai-events")."""
+
+    _ANSWER_JS = """async (offer) => {
+      const pc = new RTCPeerConnection();
+      window.peer = pc;
+      window.received = [];
+      window.trackKinds = [];
+      window.channelLabel = null;
+      pc.ontrack = (event) => window.trackKinds.push(event.track.kind);
+      pc.ondatachannel = (event) => {
+        window.channel = event.channel;
+        window.channelLabel = event.channel.label;
+        event.channel.onmessage = (m) => window.received.push(JSON.parse(m.data));
+      };
+      await pc.setRemoteDescription({type: "offer", sdp: offer});
+      await pc.setLocalDescription(await pc.createAnswer());
+      if (pc.iceGatheringState !== "complete") {
+        await new Promise((resolve) => {
+          pc.onicegatheringstatechange = () => {
+            if (pc.iceGatheringState === "complete") resolve();
+          };
+          setTimeout(resolve, 3000);
+        });
+      }
+      return pc.localDescription.sdp;
+    }"""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.sent_call_ids: set[str] = set()
+
+    def answer(self, offer_sdp: str) -> str:
+        return str(self.page.evaluate(self._ANSWER_JS, offer_sdp))
+
+    def info(self) -> dict[str, Any]:
+        return dict(self.page.evaluate(
+            "({tracks: window.trackKinds, label: window.channelLabel, "
+            "open: !!window.channel && window.channel.readyState === 'open'})"))
+
+    def send(self, *events: dict[str, Any]) -> None:
+        for event in events:
+            items = [event, event.get("item") or {},
+                     *((event.get("response") or {}).get("output") or [])]
+            self.sent_call_ids.update(i["call_id"] for i in items if i.get("call_id"))
+        self.page.evaluate("(events) => events.forEach((e) => window.channel.send("
+                           "JSON.stringify(e)))", list(events))
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return list(self.page.evaluate("window.received || []"))
+
+    def of_type(self, event_type: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("type") == event_type]
+
+    def violations(self) -> list[str]:
+        return [v for e in self.events for v in validate_client_event(e, self.sent_call_ids)]
+
+
 # --- the fake backend ---------------------------------------------------------------------------
 
 
@@ -232,6 +291,9 @@ class FakeBackend:
         # Per-route overrides: (method, path) -> (status, body) for the next requests.
         self.failures: dict[tuple[str, str], tuple[int, Any]] = {}
         self.dev_sign_in = True
+        # WebRTC: with webrtc_peer set, offers wait in pending_offers for a test to answer.
+        self.webrtc_peer = False
+        self.pending_offers: list[tuple[str, Callable[[str], None]]] = []
         self.server = LoopbackServer(self._app())
 
     # -- lifecycle --
@@ -249,6 +311,8 @@ class FakeBackend:
         self.memories.clear()
         self.failures.clear()
         self.dev_sign_in = True
+        self.webrtc_peer = False
+        self.pending_offers.clear()
 
     @property
     def url(self) -> str:
@@ -446,7 +510,16 @@ class FakeBackend:
                              "response_time": 0.01})
 
     async def _calls(self, request: Request) -> Response:
-        await self._record(request)
+        recorded = await self._record(request)
+        if self.webrtc_peer:
+            # A test answers the offer (with a second browser tab as the realtime peer).
+            loop = asyncio.get_running_loop()
+            answer: asyncio.Future[str] = loop.create_future()
+            self.pending_offers.append(
+                (recorded.body.decode(),
+                 lambda sdp: loop.call_soon_threadsafe(answer.set_result, sdp)))
+            sdp = await asyncio.wait_for(answer, 15)
+            return Response(sdp, status_code=201, media_type="application/sdp")
         # No WebRTC peer here: answer like the API does for a key it does not accept.
         return JSONResponse({"error": {"message": "fake realtime: WebRTC is not available here",
                                        "type": "invalid_request_error", "code": None,
