@@ -27,8 +27,23 @@ from tests.e2e.web_fixtures import (  # noqa: E402  (after the rewrite registrat
     wait_until,
 )
 
-# Fixtures: browser, page, fake_backend, fake_bridge (Chromium skips when not installed).
+# Fixtures: web_browser, web_page, web_backend, web_bridge (skip when Chromium is missing).
 pytest_plugins = ["tests.e2e.web_fixtures"]
+
+
+@pytest.fixture
+def page(web_page):
+    return web_page
+
+
+@pytest.fixture
+def fake_backend(web_backend):
+    return web_backend
+
+
+@pytest.fixture
+def fake_bridge(web_bridge):
+    return web_bridge
 
 WS = "?transport=websocket"
 

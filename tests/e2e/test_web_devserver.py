@@ -43,8 +43,13 @@ from tests.e2e.web_fixtures import (  # noqa: E402  (after the rewrite registrat
 )
 from tests.fakes.mcp_servers import read_calls  # noqa: E402
 
-# Fixtures: browser, page, fake_backend_server (Chromium skips when not installed).
+# Fixtures: web_page, web_backend_server (skip when Chromium is missing).
 pytest_plugins = ["tests.e2e.web_fixtures"]
+
+
+@pytest.fixture
+def page(web_page: Any) -> Any:
+    return web_page
 
 STARTUP_TIMEOUT_S = 30.0
 # Backend settings a developer may have exported: never pass them to the dev server.
@@ -121,15 +126,15 @@ def _start_dev_server(fakes: FakeBackend, data_dir: Path) -> tuple[subprocess.Po
 
 
 @pytest.fixture(scope="module")
-def stack(fake_backend_server: FakeBackend,
+def stack(web_backend_server: FakeBackend,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
-        process, url = _start_dev_server(fake_backend_server, tmp_path_factory.mktemp("dev"))
+        process, url = _start_dev_server(web_backend_server, tmp_path_factory.mktemp("dev"))
     except (RuntimeError, OSError) as err:
         print(f"web tests: using the fake API, the dev server is unavailable: {err}")
-        yield Stack(fake_backend_server.url, fake_backend_server, real=False)
+        yield Stack(web_backend_server.url, web_backend_server, real=False)
         return
-    yield Stack(url, fake_backend_server, real=True)
+    yield Stack(url, web_backend_server, real=True)
     process.terminate()
     try:
         process.wait(timeout=10)

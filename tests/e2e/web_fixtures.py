@@ -7,7 +7,7 @@
   events into a live realtime connection.
 * ``FakeBridge`` — the desktop bridge's ``--serve`` endpoint (``GET /tools``,
   ``POST /tools/call``) on its own port, so calls from the page are cross-origin as in real use.
-* ``browser`` — Debian's Chromium driven by Playwright (its own browser download is not
+* ``web_browser`` — Debian's Chromium driven by Playwright (its own browser download is not
   reachable here); the tests skip with a clear reason only when Chromium is not installed.
 
 Servers run uvicorn in a thread; the test thread talks to them through thread-safe helpers.
@@ -617,10 +617,11 @@ class FakeBridge:
 
 
 # --- pytest fixtures ------------------------------------------------------------------------------
+# Prefixed with web_ because a plugin's fixtures lose against any conftest fixture of the same name.
 
 
 @pytest.fixture(scope="session")
-def chromium_executable() -> str:
+def web_chromium() -> str:
     path = chromium_path()
     if path is None:
         pytest.skip("Chromium is not installed (run scripts/install-browser.sh, or set "
@@ -629,50 +630,50 @@ def chromium_executable() -> str:
 
 
 @pytest.fixture(scope="session")
-def browser(chromium_executable: str) -> Iterator[Any]:
+def web_browser(web_chromium: str) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_executable,
+        browser = playwright.chromium.launch(executable_path=web_chromium,
                                              args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
 
 @pytest.fixture(scope="session")
-def fake_backend_server() -> Iterator[FakeBackend]:
+def web_backend_server() -> Iterator[FakeBackend]:
     backend = FakeBackend().start()
     yield backend
     backend.stop()
 
 
 @pytest.fixture
-def fake_backend(fake_backend_server: FakeBackend) -> Iterator[FakeBackend]:
+def web_backend(web_backend_server: FakeBackend) -> Iterator[FakeBackend]:
     """The fake backend, emptied; afterwards every client event must have had a GA shape."""
-    fake_backend_server.reset()
-    yield fake_backend_server
-    violations = [v for c in fake_backend_server.connections for v in c.violations]
+    web_backend_server.reset()
+    yield web_backend_server
+    violations = [v for c in web_backend_server.connections for v in c.violations]
     assert violations == [], f"the page sent events the GA API would refuse: {violations}"
 
 
 @pytest.fixture(scope="session")
-def fake_bridge_server(fake_backend_server: FakeBackend) -> Iterator[FakeBridge]:
-    bridge = FakeBridge(allowed_origin=fake_backend_server.url)
+def web_bridge_server(web_backend_server: FakeBackend) -> Iterator[FakeBridge]:
+    bridge = FakeBridge(allowed_origin=web_backend_server.url)
     bridge.server.start()
     yield bridge
     bridge.server.stop()
 
 
 @pytest.fixture
-def fake_bridge(fake_bridge_server: FakeBridge) -> FakeBridge:
-    fake_bridge_server.requests.clear()
-    return fake_bridge_server
+def web_bridge(web_bridge_server: FakeBridge) -> FakeBridge:
+    web_bridge_server.requests.clear()
+    return web_bridge_server
 
 
 @pytest.fixture(scope="session")
-def _shared_page(browser: Any) -> Iterator[Any]:
+def _web_shared_page(web_browser: Any) -> Iterator[Any]:
     # One tab for the whole run: a new renderer per test costs more than the test itself.
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = web_browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.errors = []  # type: ignore[attr-defined]
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))  # type: ignore[attr-defined]
@@ -681,9 +682,9 @@ def _shared_page(browser: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(_shared_page: Any) -> Iterator[Any]:
+def web_page(_web_shared_page: Any) -> Iterator[Any]:
     """The browser tab, blank, with empty storage; uncaught page errors land in ``page.errors``."""
-    page = _shared_page
+    page = _web_shared_page
     page.set_default_timeout(5000)
     page.errors.clear()
     yield page
