@@ -107,6 +107,8 @@ class Conversation:
         self._seen_calls: set[str] = set()
         self._end_after_next_response = False
         self._switching = False  # a rollover is in progress: typed input waits
+        self._event_counter = 0
+        self._response_requests: set[str] = set()  # event ids of our response.create events
         self._speech_started: dict[str, float] = {}
         self._speech_stopped_at: float | None = None
         self._awaiting_first_audio = False
@@ -285,7 +287,11 @@ class Conversation:
             pass  # a lost response.done must not wedge the conversation
         self._response_active = True
         self.status.set("thinking")
-        await self._send(events.response_create(**options))
+        event = events.response_create(**options)
+        self._event_counter += 1
+        event["event_id"] = f"evt_bridge_{self._event_counter}"
+        self._response_requests.add(event["event_id"])
+        await self._send(event)
 
     # --- input --------------------------------------------------------------------------------
 
@@ -350,8 +356,15 @@ class Conversation:
         self.status.clear()
         print(f"voice-agent bridge: realtime error: {error.get('message', error)}",
               file=self.err, flush=True)
+        if error.get("event_id") in self._response_requests:
+            # Our response.create was refused: no response.done will come for it, so the
+            # turn must not wait for one.
+            self._response_requests.discard(error["event_id"])
+            self._response_active = False
+            await self._notify()
 
     async def _on_response_created(self, event: dict[str, Any]) -> None:
+        self._response_requests.clear()  # accepted: errors can no longer refer to them
         self._response_active = True
         self.status.set("thinking")
         await self._notify()

@@ -172,6 +172,7 @@ class FakeRealtime:
         audio_reply_ms: on the first audio append, stream an audio reply this long.
         barge_in_after_bytes: emit ``speech_started`` once this much input audio arrived.
         reply_delay_s: pause before each scripted response (to keep one "in progress").
+        refuse_responses: answer this many ``response.create`` events with an ``error``.
     """
 
     def __init__(self) -> None:
@@ -180,6 +181,7 @@ class FakeRealtime:
         self.audio_reply_ms = 0
         self.barge_in_after_bytes = 0
         self.reply_delay_s = 0.0
+        self.refuse_responses = 0
         self.sessions: list[FakeSession] = []
         self.url = ""
         self._server: Any = None
@@ -264,7 +266,15 @@ class FakeRealtime:
         if problems:
             session.violations.extend(problems)
             await self._send(ws, {"type": "error", "error": {
-                "type": "invalid_request_error", "message": "; ".join(problems)}})
+                "type": "invalid_request_error", "message": "; ".join(problems),
+                "event_id": event.get("event_id")}})
+            return
+        if event["type"] == "response.create" and self.refuse_responses:
+            self.refuse_responses -= 1
+            await self._send(ws, {"type": "error", "error": {
+                "type": "invalid_request_error", "code": "conversation_already_has_active_response",
+                "message": "Conversation already has an active response in progress",
+                "event_id": event.get("event_id")}})
             return
         kind = event["type"]
         if kind == "session.update":
