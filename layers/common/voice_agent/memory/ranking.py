@@ -204,6 +204,8 @@ class MemoryIndex:
         Returns:
             ``(memory id, score)`` pairs, best first, scores in 0..1.
         """
+        if mode not in ("hybrid", "embedding", "bm25"):
+            raise ValueError(f"unknown search mode {mode!r}")
         size = len(self._ids)
         if size == 0 or limit <= 0:
             return []
@@ -220,7 +222,9 @@ class MemoryIndex:
                 )
             norm = float(np.linalg.norm(query))
             if norm > 0:
-                cosine[group.rows] = group.matrix @ (query / norm)
+                # einsum runs single-threaded: a threaded BLAS gemv is memory-bound anyway and
+                # on a busy 2-core host its spinning threads made it 10-40x slower (measured).
+                cosine[group.rows] = np.einsum("ij,j->i", group.matrix, query / norm)
                 semantic_rows = group.rows
 
         if mode == "embedding":
@@ -232,16 +236,14 @@ class MemoryIndex:
             lexical /= best_lexical
         if mode == "bm25":
             return self._results(lexical, np.flatnonzero(lexical > 0), limit)
-        if mode != "hybrid":
-            raise ValueError(f"unknown search mode {mode!r}")
 
         reference = time.time() if now is None else now
         age_days = np.maximum(reference - self._updated_at, 0.0) / _SECONDS_PER_DAY
-        recency = np.power(0.5, age_days / weights.recency_half_life_days)
+        recency = np.exp2(-age_days / weights.recency_half_life_days).astype(np.float32)
         fused = (
             weights.semantic * np.clip(cosine, 0.0, 1.0)
             + weights.lexical * lexical
-            + weights.recency * recency.astype(np.float32)
+            + weights.recency * recency
         )
         return self._results(fused, np.arange(size), limit)
 
