@@ -1,0 +1,1 @@
+"""Desktop bridge of the voice agent: realtime session, tool routing, Windows-MCP."""

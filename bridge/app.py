@@ -30,8 +30,11 @@ class UsageError(ValueError):
 
 
 def session_tools(desktop: DesktopClient | None) -> list[dict[str, Any]]:
-    """The whole tool list for ``session.update``: API + voice tools from the catalogue and the
-    desktop tools exactly as the running server names them (none without a server)."""
+    """Build the whole tool list for ``session.update``.
+
+    API and voice tools come from the catalogue; desktop tools exactly as the running server
+    names them (none without a server).
+    """
     tools = copy.deepcopy([*catalogue.API_TOOLS, *catalogue.VOICE_TOOLS])
     if desktop is not None:
         tools += [tool.as_function_tool() for tool in desktop.tools]

@@ -46,8 +46,12 @@ class RealtimeConnection:
         return self._ws is not None and self._ws.close_code is None
 
     async def send(self, event: dict[str, Any]) -> bool:
-        """Send one client event; False if the socket is already closed (the caller carries on:
-        the supervisor notices the drop and reconnects)."""
+        """Send one client event.
+
+        Returns:
+            False if the socket is already closed; the caller carries on, the supervisor
+            notices the drop and reconnects.
+        """
         if self._ws is None:
             return False
         try:
