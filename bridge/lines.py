@@ -46,6 +46,15 @@ class LineSource:
 
         threading.Thread(target=pump, name="stdin-lines", daemon=True).start()
 
+    @classmethod
+    def from_lines(cls, lines: list[str | None] | None = None) -> LineSource:
+        """A source fed only through :meth:`feed` (tests, other front ends): no stdin thread."""
+        source = cls()
+        source._started = True
+        for line in lines or []:
+            source.feed(line)
+        return source
+
     def feed(self, line: str | None) -> None:
         """Inject a line (tests, or a non-stdin front end); ``None`` ends the input."""
         self._queue.put_nowait(line)

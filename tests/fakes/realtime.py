@@ -23,6 +23,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection, serve
@@ -661,12 +662,14 @@ async def run_text_conversation(api: FakeApi, lines: list[str | None], *, deskto
     from bridge.session import Conversation, ConversationSettings
     from bridge.status import Metrics, StatusLine
 
-    source = LineSource(io.StringIO(""))
-    source._started = True  # lines come from the test, not from a stdin thread
-    for line in lines:
-        source.feed(line)
+    source = LineSource.from_lines(lines)
     if not lines or lines[-1] is not None:
         source.feed(None)
+    if audit_path is None:
+        # Never the user's real ~/.voice-agent/audit.jsonl from a test.
+        import tempfile
+
+        audit_path = Path(tempfile.mkdtemp(prefix="bridge-audit-")) / "audit.jsonl"
     out, err = io.StringIO(), io.StringIO()
     policy = policy or Policy.load()
     voice = UtteranceConfirmer(wait_s=policy.confirm_wait_s) if voice_confirm else None

@@ -29,8 +29,7 @@ TOKEN = "pairing-secret"
 @pytest.fixture
 async def endpoint(tmp_path):
     """A running --serve endpoint over a fake MCP server; yields (url, recorder, lines)."""
-    lines = LineSource(io.StringIO(""))
-    lines._started = True  # answers come from the test
+    lines = LineSource.from_lines()  # answers come from the test
     err = io.StringIO()
     async with serve_http("current") as mcp, DesktopClient(url=mcp.url) as desktop:
         executor = DesktopExecutor(desktop, Policy.load(), TerminalConfirmer(lines, err),

@@ -31,11 +31,7 @@ def test_not_a_clear_yes(text):
 
 
 def fed(*lines):
-    source = LineSource(io.StringIO(""))
-    source._started = True
-    for line in lines:
-        source.feed(line)
-    return source
+    return LineSource.from_lines(list(lines))
 
 
 async def test_terminal_yes_no_and_end_of_input():
