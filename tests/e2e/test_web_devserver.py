@@ -98,7 +98,30 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(_STRIPPED_PREFIXES)}
 
 
-def _start_dev_server(fakes: FakeBackend, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _stop(process: subprocess.Popen[Any]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+class _Output:
+    """Collects a subprocess's output lines in a background thread."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        assert process.stdout is not None
+        stdout = process.stdout
+        threading.Thread(target=lambda: self.lines.extend(stdout), daemon=True).start()
+
+    def tail(self) -> str:
+        return "".join(self.lines)[-2000:]
+
+
+def _launch_dev_server(fakes: FakeBackend, data_dir: Path,
+                       port: int) -> tuple[subprocess.Popen[str], _Output]:
     env = _clean_env()
     env.update({
         "OPENAI_API_KEY": "sk-test-web", "OPENAI_BASE_URL": f"{fakes.url}/v1",
@@ -106,40 +129,27 @@ def _start_dev_server(fakes: FakeBackend, data_dir: Path) -> tuple[subprocess.Po
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1", "NO_PROXY": "127.0.0.1,localhost",
     })
-    port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "voice_agent_cli.main", "dev", "--port", str(port),
          "--data-dir", str(data_dir)],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return process, _Output(process)
+
+
+def _wait_dev_server(process: subprocess.Popen[str], output: _Output, url: str) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline and process.poll() is None:
         try:
             if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                return process, url
+                # Load the embedding model now rather than inside the first test.
+                token = httpx.post(f"{url}/dev/token", json={"user": "warm-up"}, timeout=10)
+                httpx.post(f"{url}/api/memory/search", json={"query": "warm up"}, timeout=30,
+                           headers={"Authorization": f"Bearer {token.json()['token']}"})
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    process.kill()
-    output = process.communicate()[0].decode(errors="replace")
-    raise RuntimeError(f"voice-agent dev did not come up: {output[-2000:]}")
-
-
-@pytest.fixture(scope="module")
-def stack(web_backend_server: FakeBackend,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    try:
-        process, url = _start_dev_server(web_backend_server, tmp_path_factory.mktemp("dev"))
-    except (RuntimeError, OSError) as err:
-        print(f"web tests: using the fake API, the dev server is unavailable: {err}")
-        yield Stack(web_backend_server.url, web_backend_server, real=False)
-        return
-    yield Stack(url, web_backend_server, real=True)
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    raise RuntimeError(f"voice-agent dev did not come up: {output.tail()}")
 
 
 @dataclass
@@ -152,59 +162,99 @@ class Bridge:
     real: bool
 
 
-def _start_bridge(origin: str, record: Path) -> tuple[subprocess.Popen[str], Bridge]:
+def _launch_bridge(origins: list[str],
+                   record: Path) -> tuple[subprocess.Popen[str], _Output]:
     mcp = f'"{sys.executable}" tests/fakes/mcp_servers.py --names current --transport stdio ' \
           f'--record "{record}"'
+    allow = [arg for origin in origins for arg in ("--allow-origin", origin)]
     process = subprocess.Popen(
         [sys.executable, "-m", "voice_agent_cli.main", "bridge", "--serve", "--port", "0",
-         "--allow-origin", origin, "--mcp-command", mcp, "--audit-log", str(record) + ".audit"],
+         *allow, "--mcp-command", mcp, "--audit-log", str(record) + ".audit"],
         cwd=REPO_ROOT, env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True)
-    lines: list[str] = []
-    assert process.stdout is not None
-    stdout = process.stdout
-    threading.Thread(target=lambda: [lines.append(line) for line in stdout],
-                     daemon=True).start()
+    return process, _Output(process)
 
+
+def _wait_bridge(process: subprocess.Popen[str], output: _Output, record: Path) -> Bridge:
     def started() -> tuple[str, str] | None:
+        lines = list(output.lines)
         text = "".join(lines)
         url = next((w for w in text.split() if w.startswith("http://127.0.0.1:")), None)
         token = next((line.split(":", 1)[1].strip() for line in lines
                       if line.startswith("pairing token:")), None)
         return (url, token) if url and token and "allowed origins" in text else None
 
-    try:
-        url, token = wait_until(lambda: started() or process.poll() is not None, 30,
-                                "the bridge to print its address and pairing token")
-    except (AssertionError, TypeError, ValueError) as err:
-        process.kill()
-        raise RuntimeError(f"bridge did not start: {''.join(lines)[-2000:]}") from err
-    return process, Bridge(url.rstrip("/"), token, lambda: read_calls(record), real=True)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline and process.poll() is None:
+        found = started()
+        if found:
+            return Bridge(found[0].rstrip("/"), found[1], lambda: read_calls(record), real=True)
+        time.sleep(0.1)
+    raise RuntimeError(f"the bridge did not start: {output.tail()}")
+
+
+@dataclass
+class Environment:
+    stack: Stack
+    bridge: Bridge
 
 
 @pytest.fixture(scope="module")
-def bridge(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
+def environment(web_backend_server: FakeBackend,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
+    """The dev server and the bridge, started side by side; fakes stand in for either one
+    that cannot start here."""
+    fakes = web_backend_server
+    dev_url = f"http://127.0.0.1:{_free_port()}"
     record = tmp_path_factory.mktemp("bridge") / "mcp-calls.jsonl"
+    processes: list[subprocess.Popen[str]] = []
+    dev = bridge_process = None
     try:
-        process, endpoint = _start_bridge(stack.url, record)
-    except (RuntimeError, OSError) as err:
-        print(f"web tests: using the fake bridge, the real one is unavailable: {err}")
-        fake = FakeBridge(allowed_origin=stack.url)
-        fake.server.start()
-        yield Bridge(fake.url, fake.pairing_token,
-                     lambda: [r.json() for r in fake.calls()], real=False)
-        fake.server.stop()
-        return
-    yield endpoint
-    process.terminate()
+        dev = _launch_dev_server(fakes, tmp_path_factory.mktemp("dev"),
+                                 int(dev_url.rsplit(":", 1)[1]))
+        processes.append(dev[0])
+    except OSError as err:
+        print(f"web tests: using the fake API, the dev server cannot start: {err}")
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        bridge_process = _launch_bridge([dev_url, fakes.url], record)
+        processes.append(bridge_process[0])
+    except OSError as err:
+        print(f"web tests: using the fake bridge, the real one cannot start: {err}")
+
+    stack = Stack(fakes.url, fakes, real=False)
+    if dev is not None:
+        try:
+            _wait_dev_server(*dev, dev_url)
+            stack = Stack(dev_url, fakes, real=True)
+        except RuntimeError as err:
+            print(f"web tests: using the fake API, the dev server is unavailable: {err}")
+    fake_bridge = None
+    bridge: Bridge | None = None
+    if bridge_process is not None:
+        try:
+            bridge = _wait_bridge(*bridge_process, record)
+        except RuntimeError as err:
+            print(f"web tests: using the fake bridge, the real one is unavailable: {err}")
+    if bridge is None:
+        fake_bridge = FakeBridge(allowed_origin=stack.url)
+        fake_bridge.server.start()
+        bridge = Bridge(fake_bridge.url, fake_bridge.pairing_token,
+                        lambda: [r.json() for r in fake_bridge.calls()], real=False)
+    yield Environment(stack, bridge)
+    if fake_bridge is not None:
+        fake_bridge.server.stop()
+    for process in processes:
+        _stop(process)
 
 
 @pytest.fixture
-def fresh(stack: Stack) -> Iterator[Stack]:
+def bridge(environment: Environment) -> Bridge:
+    return environment.bridge
+
+
+@pytest.fixture
+def fresh(environment: Environment) -> Iterator[Stack]:
+    stack = environment.stack
     stack.fakes.reset()
     yield stack
     violations = [v for c in stack.fakes.connections for v in c.violations]
