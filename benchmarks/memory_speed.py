@@ -256,7 +256,9 @@ def main() -> None:
     parser.add_argument("--dims", type=int, nargs="+", default=[384, 1024])
     parser.add_argument("--add-runs", type=int, default=200)
     args = parser.parse_args()
-    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {os.cpu_count()} CPUs")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
+          f"load average {load:.1f} (figures inflate when the machine is busy)")
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for dims in args.dims:

@@ -80,8 +80,8 @@ class SqsJobQueue:
             region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
             client = boto3.client(
                 "sqs", region_name=region or "us-east-1",
-                config=Config(connect_timeout=2, read_timeout=3,
-                              retries={"total_max_attempts": 3, "mode": "standard"}),
+                config=Config(connect_timeout=1, read_timeout=3,
+                              retries={"total_max_attempts": 2, "mode": "standard"}),
             )
         self._client = client
 

@@ -78,8 +78,10 @@ def make_dynamodb_client(region: str | None = None) -> Any:
 
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     config = Config(
-        connect_timeout=2, read_timeout=4,
-        retries={"total_max_attempts": 3, "mode": "standard"},
+        # Worst case of one call ≈ 2 × (1 + 3) s; failures such as refused connections, 5xx
+        # and throttling answer at once, so a request stays well inside the API's 15 s.
+        connect_timeout=1, read_timeout=3,
+        retries={"total_max_attempts": 2, "mode": "standard"},
         max_pool_connections=32,
     )
     return boto3.client("dynamodb", region_name=region or "us-east-1", config=config)
@@ -480,7 +482,7 @@ class DynamoMemoryStore:
 # --- table creation from template.yaml ----------------------------------------------------
 
 
-class _CloudFormationLoader(yaml.SafeLoader):
+class _CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]  # yaml has no stubs here
     """SafeLoader that reads CloudFormation short tags (``!Ref x`` → ``{"Ref": "x"}``)."""
 
 
@@ -491,7 +493,7 @@ def _any_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        value = loader.construct_mapping(node, deep=True)
     return {tag_suffix: value}
 
 
