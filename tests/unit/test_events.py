@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from voice_agent import catalogue
 
+from voice_agent import catalogue
 from voice_agent_cli.template import Route, load_sam_app
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

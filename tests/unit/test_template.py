@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from voice_agent.settings import Settings
 
+from voice_agent.settings import Settings
 from voice_agent_cli.template import (
     FunctionSpec,
     TemplateError,
