@@ -9,6 +9,18 @@
 import { PcmStreamer } from "./audio.js";
 
 const OPEN_TIMEOUT_MS = 15000;
+// Used only when a session object has no `realtime` block (the original beta-era shape).
+const OPENAI_REALTIME = "https://api.openai.com/v1/realtime";
+
+/** Where to open WebRTC calls and WebSockets for this session object. */
+export function realtimeEndpoints(session) {
+  const realtime = session.realtime || {};
+  const model = encodeURIComponent(session.model || "");
+  return {
+    callsUrl: realtime.calls_url || `${OPENAI_REALTIME}/calls`,
+    websocketUrl: realtime.websocket_url || `${OPENAI_REALTIME.replace(/^http/, "ws")}?model=${model}`,
+  };
+}
 
 function withTimeout(promise, ms, message) {
   let timer;
@@ -21,7 +33,7 @@ function withTimeout(promise, ms, message) {
 export class WebRTCTransport {
   /** @param {{session: object, key: string, mic: MediaStream | null, audioElement: HTMLAudioElement, onEvent: Function, onClose: Function}} o */
   constructor({ session, key, mic, audioElement, onEvent, onClose }) {
-    this.callsUrl = session.realtime && session.realtime.calls_url;
+    this.callsUrl = realtimeEndpoints(session).callsUrl;
     this.key = key;
     this.mic = mic;
     this.audioElement = audioElement;
@@ -31,7 +43,6 @@ export class WebRTCTransport {
   }
 
   async open() {
-    if (!this.callsUrl) throw new Error("The session object has no realtime.calls_url");
     const pc = new RTCPeerConnection();
     this.pc = pc;
     pc.ontrack = (event) => { this.audioElement.srcObject = event.streams[0]; };
@@ -108,7 +119,7 @@ export class WebRTCTransport {
 export class WebSocketTransport {
   /** @param {{session: object, key: string, mic: MediaStream | null, onEvent: Function, onClose: Function}} o */
   constructor({ session, key, mic, onEvent, onClose }) {
-    this.url = session.realtime && session.realtime.websocket_url;
+    this.url = realtimeEndpoints(session).websocketUrl;
     this.key = key;
     this.mic = mic;
     this.onEvent = onEvent;
@@ -118,7 +129,6 @@ export class WebSocketTransport {
   }
 
   async open() {
-    if (!this.url) throw new Error("The session object has no realtime.websocket_url");
     // Browsers cannot set an Authorization header on a WebSocket; the realtime API takes the
     // ephemeral key as a subprotocol instead.
     const ws = new WebSocket(this.url, ["realtime", `openai-insecure-api-key.${this.key}`]);

@@ -130,6 +130,23 @@ class TestSignIn:
         expect(page.get_by_role("button", name="Start conversation")).to_be_enabled()
 
 
+    def test_api_base_url_setting_is_used_and_unreachable_api_is_reported(
+            self, page, fake_backend):
+        open_page(page, fake_backend.url)
+        page.get_by_text("Settings").click()
+        page.get_by_label("API base URL").fill("http://127.0.0.1:9")
+        page.get_by_role("button", name="Save").click()
+        page.get_by_label("Access token (JWT)").fill(fake_jwt("someone"))
+        page.get_by_role("button", name="Sign in with token").click()
+
+        expect(page.get_by_role("alert")).to_contain_text(
+            "Cannot reach the API at http://127.0.0.1:9")
+        assert page.evaluate("localStorage.getItem('va.apiBase')") == "http://127.0.0.1:9"
+        page.get_by_label("API base URL").fill(fake_backend.url + "/")
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_label("Voice", exact=True)).to_have_value("ash")
+
+
 class TestMemoryPanel:
     def test_lists_loads_more_searches_and_deletes_after_confirm(self, page, fake_backend):
         user = unique_user()
@@ -246,6 +263,16 @@ class TestSession:
                                    "content": [{"type": "input_text", "text": "What's on today?"}]}
         conn.wait_for_type("response.create")
         expect(page.locator("#transcript .turn.user")).to_contain_text("What's on today?")
+
+    def test_expired_key_does_not_end_or_reconnect_the_session(self, page, fake_backend):
+        fake_backend.key_ttl_s = -1  # already expired when it arrives: it still connects
+        conn = start_call(page, fake_backend, unique_user())
+
+        expect(page.locator("#key-countdown")).to_contain_text("expired")
+        page.wait_for_timeout(1200)
+        assert len(fake_backend.api_requests("POST", "/api/voice-agent")) == 1
+        assert not conn.closed
+        expect(page.locator("#status")).to_have_attribute("data-state", "connected")
 
     def test_hang_up_closes_the_socket(self, page, fake_backend):
         conn = start_call(page, fake_backend, unique_user())

@@ -294,6 +294,7 @@ class FakeBackend:
         # WebRTC: with webrtc_peer set, offers wait in pending_offers for a test to answer.
         self.webrtc_peer = False
         self.pending_offers: list[tuple[str, Callable[[str], None]]] = []
+        self.key_ttl_s = 600
         self.server = LoopbackServer(self._app())
 
     # -- lifecycle --
@@ -313,6 +314,7 @@ class FakeBackend:
         self.dev_sign_in = True
         self.webrtc_peer = False
         self.pending_offers.clear()
+        self.key_ttl_s = 600
 
     @property
     def url(self) -> str:
@@ -406,7 +408,7 @@ class FakeBackend:
 
     def session_object(self, model: str, voice: str) -> dict[str, Any]:
         self.minted += 1
-        expires_at = int(time.time()) + 600
+        expires_at = int(time.time()) + self.key_ttl_s
         ws = self.url.replace("http://", "ws://")
         return {
             "id": f"sess_fake{self.minted}", "model": model, "expires_at": expires_at,
