@@ -145,6 +145,7 @@ class FakeSession:
     output_modalities: list[str] = field(default_factory=lambda: ["audio"])
     tools: list[dict[str, Any]] = field(default_factory=list)
     closed: bool = False
+    connection: Any = field(default=None, repr=False)
     barged_in: bool = False
     call_sent_at: dict[str, float] = field(default_factory=dict)
     output_received_at: dict[str, float] = field(default_factory=dict)
@@ -202,6 +203,19 @@ class FakeRealtime:
         self.rules.append(rule)
         return rule
 
+    async def push(self, event: dict[str, Any], session: int = -1) -> None:
+        """Send a server event of the test's choosing into a live session.
+
+        A pushed function call (``response.output_item.done``) registers its ``call_id`` so
+        the answer to it validates.
+        """
+        target = self.sessions[session]
+        item = event.get("item") or {}
+        if item.get("type") == "function_call":
+            target.known_calls.add(item["call_id"])
+            target.items.append(item)
+        await self._send(target.connection, event)
+
     @property
     def violations(self) -> list[str]:
         """All GA-shape violations of all sessions."""
@@ -239,6 +253,7 @@ class FakeRealtime:
     async def _handle(self, ws: ServerConnection) -> None:
         session = FakeSession(len(self.sessions),
                               ws.request.headers.get("Authorization", "") if ws.request else "")
+        session.connection = ws
         self.sessions.append(session)
         await self._send(ws, {"type": "session.created", "session": {
             "id": f"sess_{session.index}", "type": "realtime"}})

@@ -1,4 +1,4 @@
-"""Audio mode with synthesized speech: microphone bytes reach the server, barge-in stops playback.
+"""Audio mode: microphone bytes reach the server, barge-in stops playback, spoken confirmation.
 
 The speech is generated with espeak-ng and resampled to the realtime format (PCM16, 24 kHz,
 mono) with sox; both are Debian packages (`apt-get install espeak-ng sox`).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import shutil
 import subprocess
 import wave
@@ -27,8 +28,9 @@ from bridge.session import Conversation, ConversationSettings
 from bridge.status import Metrics, StatusLine
 from tests.fakes.realtime import fake_backend
 
-pytestmark = pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which("sox")),
-                                reason="needs espeak-ng and sox (apt-get install espeak-ng sox)")
+needs_espeak = pytest.mark.skipif(
+    not (shutil.which("espeak-ng") and shutil.which("sox")),
+    reason="needs espeak-ng and sox (apt-get install espeak-ng sox)")
 
 
 def synthesize_pcm16_24k(text: str, tmp_path) -> bytes:
@@ -80,6 +82,7 @@ class RecordingOutput:
         pass
 
 
+@needs_espeak
 async def test_spoken_audio_reaches_the_server_and_barge_in_stops_playback(tmp_path):
     pcm = synthesize_pcm16_24k("Hello, what is the weather like today?", tmp_path)
     assert len(pcm) > 24000  # more than half a second of speech
@@ -113,4 +116,79 @@ async def test_spoken_audio_reaches_the_server_and_barge_in_stops_playback(tmp_p
     assert len(truncates) == 1 and truncates[0]["audio_end_ms"] >= 0
     assert output.played < 5000 * BYTES_PER_MS
     assert metrics.speech_to_audio_ms and metrics.speech_to_audio_ms[0] < 1000
+    assert realtime.violations == []
+
+
+class ControlledInput:
+    """Microphone stand-in that yields silence until the test closes it."""
+
+    def __init__(self) -> None:
+        self.done = asyncio.Event()
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        while not self.done.is_set():
+            yield b"\x00\x00" * 2400
+            await asyncio.sleep(0.02)
+
+    async def close(self) -> None:
+        self.done.set()
+
+
+def call_events(response_id: str, call_id: str, name: str, arguments: dict) -> list[dict]:
+    item = {"id": f"item_{call_id}", "type": "function_call", "call_id": call_id,
+            "name": name, "arguments": json.dumps(arguments)}
+    return [{"type": "response.created", "response": {"id": response_id}},
+            {"type": "response.output_item.done", "response_id": response_id, "item": item},
+            {"type": "response.done", "response": {"id": response_id, "status": "completed"}}]
+
+
+async def wait_until(predicate, timeout_s: float = 5.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not predicate():  # noqa: ASYNC110 - polling a fake's recorded state
+            await asyncio.sleep(0.02)
+
+
+async def test_spoken_yes_after_the_question_confirms_the_repeated_call(tmp_path):
+    from bridge.mcp_client import DesktopClient
+    from tests.fakes.mcp_servers import serve_http
+
+    args = {"command": "Restart-Service spooler", "confirmed": True}
+    async with fake_backend() as (realtime, api), serve_http("current") as mcp, \
+            DesktopClient(url=mcp.url) as desktop:
+        mic = ControlledInput()
+        client = ApiClient(api.url, api.token)
+        voice = UtteranceConfirmer(wait_s=3)
+        router = ToolRouter(client, DesktopExecutor(desktop, Policy.load(), voice,
+                                                    AuditLog(tmp_path / "a.jsonl")))
+        err = io.StringIO()
+        conversation = Conversation(
+            ConversationSettings(text_mode=False, end_wait_s=1.0, idle_wait_s=2.0),
+            client, router, session_tools(desktop), audio_in=mic, audio_out=RecordingOutput(),
+            voice_confirmer=voice, out=io.StringIO(), err=err, status=StatusLine(err))
+        run = asyncio.ensure_future(conversation.run())
+        await wait_until(lambda: realtime.sessions and realtime.sessions[0].audio)
+        session = realtime.sessions[0]
+        # The model asks to run a command that needs confirmation.
+        for event in call_events("resp_a", "call_a", "PowerShell", args):
+            await realtime.push(event)
+        await wait_until(lambda: "call_a" in session.outputs())
+        assert session.outputs()["call_a"].startswith("needs the user's confirmation")
+        assert mcp.recorder.calls == []
+        # The user answers aloud; the transcript arrives for the speech item.
+        await realtime.push({"type": "input_audio_buffer.speech_started", "item_id": "u1",
+                             "audio_start_ms": 0})
+        # The model calls again before the transcript is in: the call waits for it.
+        for event in call_events("resp_b", "call_b", "PowerShell", args):
+            await realtime.push(event)
+        await asyncio.sleep(0.1)
+        await realtime.push({"type": "conversation.item.input_audio_transcription.completed",
+                             "item_id": "u1", "content_index": 0,
+                             "transcript": "Yes, go ahead."})
+        await wait_until(lambda: "call_b" in session.outputs())
+        mic.done.set()
+        code = await asyncio.wait_for(run, 10)
+        await client.close()
+    assert code == 0
+    assert "ran Restart-Service spooler" in session.outputs()["call_b"]
+    assert [c["arguments"]["command"] for c in mcp.recorder.calls] == ["Restart-Service spooler"]
     assert realtime.violations == []
