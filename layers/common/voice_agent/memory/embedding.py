@@ -122,19 +122,22 @@ def _erf(x: np.ndarray) -> np.ndarray:
     poly = t * (
         0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
     )
-    return sign * (1.0 - poly * np.exp(-a * a))
+    result: np.ndarray = sign * (1.0 - poly * np.exp(-a * a))
+    return result
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
     """Exact (erf) GELU, as BERT's ``hidden_act="gelu"``."""
-    return 0.5 * x * (1.0 + _erf(x * np.float32(1.0 / math.sqrt(2.0))))
+    result: np.ndarray = 0.5 * x * (1.0 + _erf(x * np.float32(1.0 / math.sqrt(2.0))))
+    return result
 
 
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
     mean = x.mean(axis=-1, keepdims=True)
     centred = x - mean
     variance = (centred * centred).mean(axis=-1, keepdims=True)
-    return centred / np.sqrt(variance + _MINILM_LAYER_NORM_EPS) * weight + bias
+    result: np.ndarray = centred / np.sqrt(variance + _MINILM_LAYER_NORM_EPS) * weight + bias
+    return result
 
 
 @dataclass(frozen=True)
@@ -259,7 +262,8 @@ class _MiniLMModel:
             hidden = _layer_norm(output + hidden, layer.output_norm_weight, layer.output_norm_bias)
         summed = (hidden * mask[:, :, None]).sum(axis=1)
         counts = np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
-        return (summed / counts).astype(np.float32, copy=False)
+        pooled: np.ndarray = (summed / counts).astype(np.float32, copy=False)
+        return pooled
 
 
 _minilm_model: _MiniLMModel | None = None

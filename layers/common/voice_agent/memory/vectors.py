@@ -46,7 +46,7 @@ def encode_vector(vector: np.ndarray | Sequence[float]) -> bytes:
     peak = float(np.abs(values).max()) if values.size else 0.0
     scale = np.float32(peak / _INT8_MAX if peak > 0 else 1.0)
     quantised = np.clip(np.rint(values / scale), -_INT8_MAX, _INT8_MAX).astype(np.int8)
-    return scale.astype("<f4").tobytes() + quantised.tobytes()
+    return bytes(scale.astype("<f4").tobytes() + quantised.tobytes())
 
 
 def decode_vectors(blobs: Sequence[bytes], dims: int) -> np.ndarray:
@@ -80,4 +80,5 @@ def decode_vectors(blobs: Sequence[bytes], dims: int) -> np.ndarray:
 
 def decode_vector(blob: bytes, dims: int) -> np.ndarray:
     """Decodes one encoded vector to float32 ``(dims,)``."""
-    return decode_vectors([blob], dims)[0]
+    vector: np.ndarray = decode_vectors([blob], dims)[0]
+    return vector
