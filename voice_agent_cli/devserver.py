@@ -222,7 +222,12 @@ def create_app(data_dir: Path, template_path: Path | None = None) -> Starlette:
     else:
         routes.append(Route("/", _placeholder_page, methods=["GET"]))
         routes.append(Route("/docs", lambda _r: RedirectResponse("/api/openapi.json")))
-    app = Starlette(routes=routes)
+    async def json_not_found(_request: Request, _exc: Exception) -> Response:
+        # Paths no route pattern matches (e.g. with an encoded line break) still get the API's
+        # JSON error shape rather than Starlette's plain text.
+        return JSONResponse({"error": "not found"}, status_code=404)
+
+    app = Starlette(routes=routes, exception_handlers={404: json_not_found})
     app.state.api = api
     app.state.issuer = issuer
     return app

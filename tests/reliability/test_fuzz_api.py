@@ -42,39 +42,19 @@ UNDOCUMENTED_SUCCESS_MODELS = {
 }
 
 
-def is_undecodable_body(request_body: Any) -> bool:
-    """Whether a request body is bytes that are not UTF-8 (the known 500, see below)."""
-    if not isinstance(request_body, bytes):
-        return False
-    try:
-        request_body.decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    return False
-
-
-def is_line_break_path(url: str) -> bool:
-    """Whether a request path holds an encoded line break (the known plain-text 404)."""
-    return any(code in url.upper() for code in ("%0A", "%0D"))
-
-
 class FuzzTally:
     """Counts of fuzz cases and of contract violations, printed at the end of the module."""
 
     def __init__(self) -> None:
         self.cases = 0
         self.server_errors: list[str] = []
-        self.known_bug_hits = 0
-        self.known_plain_404s = 0
         self.statuses: Counter[tuple[str, int]] = Counter()
 
     def summary(self) -> str:
         """One line per operation and status, then totals."""
         lines = [f"  {name:40s} {status}: {count}"
                  for (name, status), count in sorted(self.statuses.items())]
-        lines.append(f"fuzz: {self.cases} cases, {len(self.server_errors)} 5xx "
-                     f"({self.known_bug_hits} of them the known non-UTF-8 body bug), "
-                     f"{self.known_plain_404s} plain-text 404s (known line-break path bug)")
+        lines.append(f"fuzz: {self.cases} cases, {len(self.server_errors)} 5xx")
         return "\n".join(lines)
 
 
@@ -101,20 +81,10 @@ def check_contract(name: str, case: Any, response: Any, tally: FuzzTally) -> Non
     tally.statuses[(name, status)] += 1
     if status >= 500:
         tally.server_errors.append(f"{name} → {status}: {response.text[:200]}")
-        if status == 500 and is_undecodable_body(response.request.body):
-            # Known bug, pinned by test_non_utf8_json_body_is_a_4xx_not_a_500 (strict xfail):
-            # counted, not failed here, so the fuzzer keeps looking for other 5xx.
-            tally.known_bug_hits += 1
-            return
     assert status < 500, (f"{name} answered {status}: {response.text[:300]}\n"
                           f"request: {case.as_curl_command()[:600]}")
     if status == 204:
         assert not response.content
-        return
-    if status == 404 and response.text == "Not Found" and is_line_break_path(
-            response.request.url):
-        # Known bug, pinned by test_path_with_a_line_break_gets_a_json_404 (strict xfail).
-        tally.known_plain_404s += 1
         return
     try:
         body = response.json()
@@ -176,10 +146,6 @@ def test_every_route_of_the_template_is_fuzzed() -> None:
     assert routes == fuzzed
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a JSON body that is not UTF-8 is a 500 'internal error': the dev server passes it "
-    "base64-encoded (as API Gateway does for binary bodies) and Powertools' json_body raises "
-    "UnicodeDecodeError, which the resolver in voice_agent/api.py does not map to a 4xx"))
 @pytest.mark.parametrize("path", ["/api/memory/search", "/api/memory", "/api/search",
                                   "/api/voice-agent"])
 def test_non_utf8_json_body_is_a_4xx_not_a_500(path: str, in_process_api: InProcessApi) -> None:
@@ -192,9 +158,6 @@ def test_non_utf8_json_body_is_a_4xx_not_a_500(path: str, in_process_api: InProc
     assert error_shape_problem(response.status_code, response.json()) is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: voice_agent_cli/devserver.py routes /api/{rest:path}, whose pattern does not match a "
-    "line break, so a path with %0A gets Starlette's plain-text 'Not Found' instead of JSON"))
 @pytest.mark.parametrize("method", ["GET", "DELETE"])
 def test_path_with_a_line_break_gets_a_json_404(method: str,
                                                  in_process_api: InProcessApi) -> None:

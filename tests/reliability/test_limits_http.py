@@ -48,10 +48,6 @@ def test_well_formed_body_over_64_kb_is_413(client: httpx.Client, path: str) -> 
     assert_json_error(response, 413, "65536")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: voice_agent/api.py registers the 64 KB limit as a user middleware, which Powertools "
-    "runs after its request validation, so an oversized body is parsed and validated in full "
-    "and an invalid one answers 422 instead of 413"))
 @pytest.mark.parametrize("path", ["/api/memory", "/api/memory/search", "/api/search"])
 def test_invalid_body_over_64_kb_is_413_not_422(client: httpx.Client, path: str) -> None:
     body = '{"query": "' + "x" * (64 * 1024) + '"}'

@@ -7,6 +7,8 @@ without details (the details go to the log, with the correlation id).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import warnings
 from collections.abc import Callable, Sequence
@@ -14,7 +16,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 
@@ -56,18 +57,44 @@ def describe_validation_errors(errors: Sequence[Any]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def _limit_body_size(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
-    body = app.current_event.body or ""
-    if len(body) > MAX_BODY_BYTES:
-        return error_response(413, f"request body larger than {MAX_BODY_BYTES} bytes")
-    return next_middleware(app)
+def unreadable_body_response(event: dict[str, Any]) -> dict[str, Any] | None:
+    """Reject a body before any parsing: too large (413), or not UTF-8 text (422).
+
+    Checked ahead of the resolver because Powertools validates the body before user
+    middlewares run: an oversized body would otherwise be parsed in full, and bytes that are
+    not UTF-8 would escape its JSON decoding as an unexpected error.
+    """
+    body = event.get("body")
+    if not body:
+        return None
+    if len(body) > MAX_BODY_BYTES * 4 // 3 + 4:  # cheap bound before decoding anything
+        return _proxy_error(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+    raw = body.encode("utf-8", "surrogatepass")
+    if event.get("isBase64Encoded"):
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            return _proxy_error(422, "body: invalid base64 encoding")
+    if len(raw) > MAX_BODY_BYTES:
+        return _proxy_error(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _proxy_error(422, "body: invalid JSON (not UTF-8 text)")
+    if event.get("isBase64Encoded"):
+        # Hand the resolver text it can parse, as API Gateway does for textual bodies.
+        event["body"], event["isBase64Encoded"] = text, False
+    return None
+
+
+def _proxy_error(status: int, message: str) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"error": message}), "isBase64Encoded": False}
 
 
 def make_resolver() -> APIGatewayHttpResolver:
     """Build the HTTP API resolver with the project's validation and error mapping."""
     app = APIGatewayHttpResolver(enable_validation=True)
-    app.use(middlewares=[_limit_body_size])
-
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError) -> Response:
         return error_response(422, describe_validation_errors(exc.errors()))
@@ -110,6 +137,6 @@ def lambda_entry(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any],
     @metrics.log_metrics
     @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return app.resolve(event, context)
+        return unreadable_body_response(event) or app.resolve(event, context)
 
     return handler
