@@ -434,6 +434,11 @@ class Conversation:
     async def _on_response_done(self, event: dict[str, Any]) -> None:
         response = event.get("response") or {}
         self._response_active = False
+        if response.get("status") == "failed":
+            details = (response.get("status_details") or {}).get("error") or {}
+            self.status.clear()
+            print(f"voice-agent bridge: the reply failed: {details.get('message', details)}",
+                  file=self.err, flush=True)
         batch = self._batches.get(response.get("id", ""))
         if batch is not None:
             batch.response_done = True
