@@ -103,6 +103,33 @@ def load_conversations(path: Path) -> list[Conversation]:
     return conversations
 
 
+class PrecomputedEmbedder:
+    """Serves vectors computed elsewhere, looked up by text.
+
+    For embedders that cannot run in this environment (e.g. a wheel built for another Python):
+    export the texts with ``--export-texts``, embed them there, and pass the ``.npz`` (arrays
+    ``facts`` and ``questions``, rows in the exported order) with ``--vectors``.
+    """
+
+    def __init__(self, name: str, texts: Sequence[str], vectors: np.ndarray) -> None:
+        self.id = name
+        self.dimensions = int(vectors.shape[1])
+        self._by_text = {text: vectors[row] for row, text in enumerate(texts)}
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return np.vstack([self._by_text[text] for text in texts]).astype(np.float32)
+
+
+def load_precomputed(path: Path, conversations: Sequence[Conversation]) -> PrecomputedEmbedder:
+    arrays = np.load(path)
+    texts = [f.text for c in conversations for f in c.facts]
+    texts += [q.text for c in conversations for q in c.questions]
+    vectors = np.vstack([arrays["facts"], arrays["questions"]])
+    if vectors.shape[0] != len(texts):
+        raise SystemExit(f"{path}: {vectors.shape[0]} vectors for {len(texts)} texts")
+    return PrecomputedEmbedder(path.stem, texts, vectors)
+
+
 def make_named_embedder(name: str) -> Embedder:
     if name == "local":
         return LocalMiniLMEmbedder()
@@ -286,6 +313,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=("local", "hashing"),
         help="embedder(s) to evaluate; repeat to compare (default: local)",
     )
+    parser.add_argument(
+        "--vectors", type=Path, help="also evaluate precomputed vectors (.npz: facts, questions)"
+    )
+    parser.add_argument(
+        "--export-texts", type=Path, help="write the fact and question texts as JSON and stop"
+    )
     parser.add_argument("--tune", action="store_true", help="also grid-search fusion weights")
     parser.add_argument(
         "--latency-size", type=int, default=10_000, help="memories in the latency test (0: skip)"
@@ -296,6 +329,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     conversations = load_conversations(args.data)
+    if args.export_texts:
+        texts = {
+            "facts": [f.text for c in conversations for f in c.facts],
+            "questions": [q.text for c in conversations for q in c.questions],
+        }
+        args.export_texts.write_text(json.dumps(texts), encoding="utf-8")
+        print(f"wrote {len(texts['facts'])} facts and {len(texts['questions'])} questions")
+        return 0
     questions = [q for c in conversations for q in c.questions]
     answerable = sum(1 for q in questions if q.relevant)
     print(
@@ -304,20 +345,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"(categories 1-4 with evidence), {answerable} with at least one matching fact "
         f"(the others cannot be scored and are skipped)"
     )
-    for name in args.embedder or ["local"]:
-        embedder = make_named_embedder(name)
+    embedders: list[Embedder] = [make_named_embedder(n) for n in args.embedder or ["local"]]
+    if args.vectors:
+        embedders.append(load_precomputed(args.vectors, conversations))
+    for embedder in embedders:
         if isinstance(embedder, LocalMiniLMEmbedder):
             started = time.perf_counter()
             embedder.warm_up()
             print(f"\n{embedder.id}: model load {time.perf_counter() - started:.2f} s")
         prepared = prepare(conversations, embedder)
         facts = sum(len(c.facts) for c in conversations)
-        print(
-            f"{embedder.id}: embedded {facts} facts in {prepared.fact_embed_s:.2f} s "
-            f"({prepared.fact_embed_s / facts * 1000:.2f} ms/fact, batched); query embedding "
-            f"p50 {percentile(prepared.query_embed_ms, 50):.2f} ms, "
-            f"p95 {percentile(prepared.query_embed_ms, 95):.2f} ms"
-        )
+        if isinstance(embedder, PrecomputedEmbedder):
+            print(f"\n{embedder.id}: precomputed vectors (no embedding timings)")
+        else:
+            print(
+                f"{embedder.id}: embedded {facts} facts in {prepared.fact_embed_s:.2f} s "
+                f"({prepared.fact_embed_s / facts * 1000:.2f} ms/fact, batched); query embedding "
+                f"p50 {percentile(prepared.query_embed_ms, 50):.2f} ms, "
+                f"p95 {percentile(prepared.query_embed_ms, 95):.2f} ms"
+            )
         results = {}
         search_ms = {}
         for mode in MODES:
