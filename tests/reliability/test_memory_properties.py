@@ -70,11 +70,8 @@ class MemoryConsistency(RuleBasedStateMachine):
         by_hash = {text_hash(t): i for i, t in model.items()}
         request = AddMemoryRequest(messages=[{"role": "user", "content": t} for t in texts],
                                    infer=False)
-        # The service's pre-check counts every distinct text of the request as new, known or
-        # not (test_readding_a_known_text_at_the_limit_is_not_refused pins that as a bug), so
-        # the model refuses exactly when the service does; what is checked is that a refused
-        # add writes nothing and an accepted one writes exactly the new texts.
-        if len(model) + len({text_hash(t) for t in texts}) > MEMORY_LIMIT:
+        new_hashes = {text_hash(t) for t in texts} - set(by_hash)
+        if len(model) + len(new_hashes) > MEMORY_LIMIT:
             with pytest.raises(ApiError) as refused:
                 service.add_memories(user_id, request, self.deps)
             assert refused.value.status == 409
@@ -172,10 +169,6 @@ def run_machine(make_store: Any, max_examples: int, steps: int) -> None:
     machine.TestCase().runTest()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: voice_agent/memory/service.py add_memories pre-checks count + distinct texts of the "
-    "request > MEMORY_MAX_PER_USER without leaving out texts already stored, so at the limit "
-    "re-adding a known fact is a 409 instead of 201 with event NONE"))
 def test_readding_a_known_text_at_the_limit_is_not_refused(memory_limit: None,
                                                            tmp_path: Path) -> None:
     from voice_agent.memory.store_sqlite import SqliteMemoryStore
