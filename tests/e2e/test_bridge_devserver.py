@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
+import httpx
 import pytest
 
 from tests.e2e.devserver import REPO_ROOT, cli, running_dev_server
@@ -34,12 +36,24 @@ def test_bridge_against_the_dev_server_remembers_and_recalls(tmp_path):
             assert token.returncode == 0, token.stderr
             token_file = tmp_path / "token"
             token_file.write_text(token.stdout.strip())
-            bridge = subprocess.run(
+            bridge = subprocess.Popen(
                 [sys.executable, "-m", "bridge", "--api", api, "--token-file", str(token_file),
                  "--text", "--audit-log", str(tmp_path / "audit.jsonl")],
-                cwd=REPO_ROOT, input="remember my favourite tea\nwhich tea do I like?\n",
-                capture_output=True, text=True, timeout=90)
-    assert bridge.returncode == 0, bridge.stderr
+                cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True)
+            assert bridge.stdin is not None and bridge.stdout is not None
+            bridge.stdin.write("remember my favourite tea\n")
+            bridge.stdin.flush()
+            first_reply = bridge.stdout.readline()
+            # Extraction is asynchronous (202 queued): wait until the memory is stored.
+            headers = {"Authorization": f"Bearer {token_file.read_text()}"}
+            deadline = time.monotonic() + 30
+            while not httpx.get(f"{api}/api/memory", headers=headers).json()["results"]:
+                assert time.monotonic() < deadline, "the memory was never stored"
+                time.sleep(0.1)
+            stdout, stderr = bridge.communicate("which tea do I like?\n", timeout=90)
+            stdout = first_reply + stdout
+    assert bridge.returncode == 0, stderr
     session = realtime.sessions[0]
     assert session.authorization.startswith("Bearer ek_fake_")
     assert session.of_type("session.update")[0]["session"]["output_modalities"] == ["text"]
@@ -47,5 +61,5 @@ def test_bridge_against_the_dev_server_remembers_and_recalls(tmp_path):
     assert json.loads(outputs["add_memories"])["status"] == "queued"
     found = json.loads(outputs["search_memories"])["results"]
     assert any("genmaicha" in r["memory"] for r in found)
-    assert "genmaicha" in bridge.stdout
+    assert "genmaicha" in stdout
     assert realtime.violations == []
