@@ -255,3 +255,15 @@ def test_per_user_limit_is_409_with_clear_message(backend, monkeypatch):
     assert status == 409
     assert "at most 2 memories" in result["error"]
     assert len(call_memory("GET", "/api/memory", sub=user)[1]["results"]) == 2
+
+
+def test_re_adding_a_known_text_at_the_limit_is_none_not_409(backend, monkeypatch):
+    monkeypatch.setenv("MEMORY_MAX_PER_USER", "2")
+    user = unique_user()
+    first = add_verbatim(user, "one", "two")
+    again = add_verbatim(user, "One.", "two")
+    assert [(r["id"], r["event"]) for r in again] == [(r["id"], "NONE") for r in first]
+    status, _, _ = call_memory("POST", "/api/memory",
+                               {"messages": [{"content": "one"}, {"content": "three"}],
+                                "infer": False}, sub=user)
+    assert status == 409

@@ -403,8 +403,12 @@ def add_memories(user_id: str, req: AddMemoryRequest,
         limit = max_memories_per_user()
         # A cheap pre-check so a multi-message add does not stop half-way at the limit; the
         # exact guard is the store's conditional write.
-        if deps.store.count_memories(user_id) + len(set(map(text_hash, texts))) > limit:
-            raise _limit_error(limit)
+        count, distinct = deps.store.count_memories(user_id), set(map(text_hash, texts))
+        if count + len(distinct) > limit:
+            # Near the limit only: texts already stored do not count (they come back as NONE).
+            _, records = load_index(user_id, deps)
+            if count + len(distinct - {r.hash for r in records.values()}) > limit:
+                raise _limit_error(limit)
         for text, vector in zip(texts, vectors, strict=True):
             record = _new_record(text, vector, req.metadata, embedder)
             history = HistoryRecord(record.id, text, "ADD", record.created_at)

@@ -238,16 +238,17 @@ class SqliteMemoryStore:
 
     def _add(self, db: sqlite3.Connection, user_id: str, change: AddMemory,
              max_memories: int) -> None:
+        r = change.record
+        if db.execute("SELECT 1 FROM memories WHERE user_id = ? AND id = ?",
+                      (user_id, r.id)).fetchone():
+            raise AlreadyApplied(r.id)
+        # A known text is a duplicate even at the limit (as on DynamoDB).
+        _check_unique(db, user_id, r.hash, r.id)
         (count,) = db.execute(
             "SELECT COUNT(*) FROM memories WHERE user_id = ?", (user_id,)
         ).fetchone()
         if count >= max_memories:
             raise MemoryLimitReached(f"at most {max_memories} memories per user")
-        r = change.record
-        if db.execute("SELECT 1 FROM memories WHERE user_id = ? AND id = ?",
-                      (user_id, r.id)).fetchone():
-            raise AlreadyApplied(r.id)
-        _check_unique(db, user_id, r.hash, r.id)
         db.execute(
             f"INSERT INTO memories (user_id, {_MEMORY_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
