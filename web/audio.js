@@ -90,6 +90,8 @@ export class PcmStreamer {
   play(b64) {
     const pcm = base64ToInt16(b64);
     if (!pcm.length) return;
+    // Created after awaits, the context may start suspended; the earlier click allows resuming.
+    if (this.context.state === "suspended") this.context.resume().catch(() => {});
     const buffer = this.context.createBuffer(1, pcm.length, PCM_RATE);
     const data = buffer.getChannelData(0);
     for (let i = 0; i < pcm.length; i += 1) data[i] = pcm[i] / 0x8000;

@@ -7,6 +7,7 @@ the recording fakes of ``web_fixtures``. Realtime tests use the WebSocket transp
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -215,6 +216,9 @@ class TestSession:
             {"type": "conversation.item.added", "item": {
                 "id": "item_u1", "type": "message", "role": "user",
                 "content": [{"type": "input_audio", "transcript": None}]}},
+            {"type": "response.output_audio.delta", "response_id": "resp_1",
+             "item_id": "item_a1", "output_index": 0, "content_index": 0,
+             "delta": base64.b64encode(bytes(4800)).decode()},  # 100 ms of silence
             {"type": "response.output_audio_transcript.delta", "response_id": "resp_1",
              "item_id": "item_a1", "output_index": 0, "content_index": 0, "delta": "Hello "},
             {"type": "response.output_audio_transcript.delta", "response_id": "resp_1",
@@ -238,6 +242,10 @@ class TestSession:
         expect(turns.nth(1)).to_contain_text("Hello Sam, good to hear you.")
         expect(turns.nth(2)).to_contain_text("Typed answer.")
         expect(page.get_by_role("log")).to_have_attribute("aria-live", "polite")
+        conn.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": 1000,
+                   "item_id": "item_u2"})  # barge-in cuts playback
+        page.wait_for_timeout(100)
+        assert page.errors == []
 
     def test_events_right_after_the_socket_opens_are_not_lost(self, page, fake_backend):
         open_page(page, fake_backend.url, WS)
