@@ -267,3 +267,11 @@ def test_re_adding_a_known_text_at_the_limit_is_none_not_409(backend, monkeypatc
                                {"messages": [{"content": "one"}, {"content": "three"}],
                                 "infer": False}, sub=user)
     assert status == 409
+
+
+@pytest.mark.parametrize("path", ["/api/memory/m1%23x/history", "/api/memory/jobs/a%23b",
+                                  "/api/memory/" + "a" * 65])
+def test_malformed_ids_are_404(backend, path):
+    method = "DELETE" if path.count("/") == 3 and "jobs" not in path else "GET"
+    status, body, _ = call_memory(method, path, sub=unique_user())
+    assert status == 404 and "error" in body

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import uuid
 from collections import OrderedDict
@@ -458,12 +459,22 @@ def list_memories(user_id: str, limit: int, cursor: str | None,
     return ListMemoriesResponse(results=[_memory(r) for r in records], next_cursor=next_cursor)
 
 
+_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _known_id(value: str, what: str) -> None:
+    """Ids we hand out are UUIDs: anything else cannot exist (and never reaches a key prefix)."""
+    if not _ID_PATTERN.fullmatch(value):
+        raise NotFound(f"{what} not found")
+
+
 def delete_memory(user_id: str, memory_id: str, deps: MemoryDeps) -> None:
     """Deletes the user's memory and its whole history (final).
 
     Raises:
         NotFound: The user has no memory with that id.
     """
+    _known_id(memory_id, "memory")
     with _upstream_errors():
         if not deps.store.delete_memory(user_id, memory_id):
             raise NotFound("memory not found")
@@ -475,6 +486,7 @@ def memory_history(user_id: str, memory_id: str, deps: MemoryDeps) -> HistoryRes
     Raises:
         NotFound: The user has no memory or history with that id.
     """
+    _known_id(memory_id, "memory")
     with _upstream_errors():
         entries = deps.store.history(user_id, memory_id)
     if not entries:
@@ -491,6 +503,7 @@ def job_status(user_id: str, job_id: str, deps: MemoryDeps) -> JobResponse:
     Raises:
         NotFound: The user has no job with that id (or it expired after 7 days).
     """
+    _known_id(job_id, "job")
     with _upstream_errors():
         job = deps.store.get_job(user_id, job_id)
     if job is None:
@@ -512,6 +525,8 @@ def _plan(user_id: str, message: JobMessage, deps: MemoryDeps) -> dict[str, Any]
     user_turns = [t.content.strip() for t in message.messages if t.role == "user"]
     if llm is None:
         facts = [t for t in user_turns if t]
+    elif not user_turns:
+        facts = []  # facts are about the user: nothing the user said, nothing to extract
     else:
         facts = extract_facts(llm, [(t.role, t.content) for t in message.messages])
     facts = [f[:MAX_MEMORY_CHARS] for f in facts]
