@@ -91,6 +91,25 @@ def test_functions_have_contract_ids_code_dirs_and_handlers() -> None:
         assert spec.handler == "app.lambda_handler"
 
 
+CLIENT_CALL = re.compile(
+    r"""request\(\s*["'](GET|POST|DELETE|PUT|PATCH)["']\s*,\s*f?["'`](/api/[^"'`?]*)""")
+
+
+def test_every_api_call_of_the_bridge_and_web_client_is_a_template_route() -> None:
+    # Given the calls the clients make (placeholders like ${id} or {id} become one segment)
+    sources = [REPO_ROOT / "bridge/api_client.py", REPO_ROOT / "web/api.js"]
+    calls = {(method, path) for source in sources if source.exists()
+             for method, path in CLIENT_CALL.findall(source.read_text(encoding="utf-8"))}
+    routes = [(r.method, re.compile("^" + re.sub(r"\\{\w+\\}", "[^/]+", re.escape(r.path)) + "$"))
+              for r in load_sam_app(TEMPLATE).routes]
+
+    # Then each one reaches a function on AWS
+    assert calls, "no client calls found: has the client moved?"
+    for method, path in calls:
+        concrete = re.sub(r"\$?\{[^}]*\}", "x", path)
+        assert any(m == method and rx.match(concrete) for m, rx in routes), (method, path)
+
+
 def test_every_function_is_python313_arm64_on_the_common_layer(raw: dict[str, Any]) -> None:
     app = load_sam_app(TEMPLATE)
     (layer_id, layer), = _resources(raw, "AWS::Serverless::LayerVersion").items()
