@@ -211,7 +211,7 @@ def test_bedrock_throttling_loses_and_duplicates_no_memory(bedrock: FakeBedrock,
     user = unique_user()
     rng = random.Random(11)
     acknowledged: dict[str, str] = {}
-    for i in range(16):
+    for i in range(10):
         throttled = rng.choice([0, 0, 1, 2, 4, 6])
         bedrock.throttle_next(throttled)
         fault_tally["faults"] += throttled
