@@ -56,14 +56,15 @@ class HybridWeights:
 
 
 # Tuned by grid search on LoCoMo dev (benchmarks/memory_eval.py --tune, 480 scorable
-# questions, MiniLM): recall@10 0.761 / recall@5 0.679, against 0.711 / 0.640 for embeddings
-# alone and 0.676 / 0.615 for BM25 alone. Semantic weights 0.55-0.80 all land within 0.01;
-# recency barely matters on this data (+0.001), so it only breaks ties.
+# questions, MiniLM): recall@10 0.764 / recall@5 0.681, against 0.711 / 0.640 for embeddings
+# alone and 0.687 / 0.625 for BM25 alone. Semantic weights 0.55-0.80 all land within 0.01;
+# recency barely matters on this data (+0.002), so it mostly breaks ties.
 # Raw cosines are used on purpose: rescaling them per query (min-max) or fusing ranks (RRF)
-# scored the same on the full conversations but throws away how close the candidates really
-# are, which in small per-user indexes lets a clear lexical match lose to a marginally
-# "more similar" memory. Embedders whose cosines crowd together (multilingual-e5-small:
-# 0.7-0.9) need their own weights: with these, e5 reaches 0.724 instead of its best 0.735.
+# scored the same with MiniLM on the full conversations but throws away how close the
+# candidates really are, which in small per-user indexes lets a clear lexical match lose to a
+# marginally "more similar" memory. Embedders whose cosines crowd together
+# (multilingual-e5-small: 0.7-0.9) need their own weights: with these, e5 reaches 0.728
+# instead of its best 0.744 (see benchmarks/README.md).
 DEFAULT_WEIGHTS = HybridWeights(
     semantic=0.70, lexical=0.28, recency=0.02, recency_half_life_days=180.0
 )
