@@ -14,10 +14,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
-from voice_agent.memory import service
-from voice_agent.memory.service import MemoryDeps
 
 from tests.conftest import LambdaContext, load_function_module
+from voice_agent.memory import service
+from voice_agent.memory.service import MemoryDeps
 
 TABLE = "memory-test"
 
@@ -179,6 +179,7 @@ def backend_fixture(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
         return
     import boto3
     from moto import mock_aws
+
     from voice_agent.memory.store_dynamodb import create_table_from_template
 
     _serialise_moto_dynamodb(monkeypatch)

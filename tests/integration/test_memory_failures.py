@@ -9,9 +9,6 @@ import time
 import boto3
 import pytest
 from moto import mock_aws
-from voice_agent.memory import embedding, jobs, service
-from voice_agent.memory.embedding import HashingEmbedder
-from voice_agent.memory.service import MemoryDeps
 
 from tests.conftest import unique_user
 from tests.fakes.bedrock import FakeBedrock
@@ -23,6 +20,9 @@ from tests.integration.memory_events import (  # noqa: F401 - fixtures
     call_worker,
     queue_fixture,
 )
+from voice_agent.memory import embedding, jobs, service
+from voice_agent.memory.embedding import HashingEmbedder
+from voice_agent.memory.service import MemoryDeps
 
 
 @pytest.fixture

@@ -7,10 +7,6 @@ import threading
 from typing import Any
 
 import pytest
-from voice_agent.memory import service
-from voice_agent.memory.extraction import OpenAIChatLLM
-from voice_agent.memory.models import AddMemoryRequest, JobMessage
-from voice_agent.memory.service import MemoryDeps
 
 from tests.conftest import unique_user
 from tests.fakes.bedrock import FakeBedrock
@@ -23,6 +19,10 @@ from tests.integration.memory_events import (  # noqa: F401 - fixtures
     queue_fixture,
     sqs_job_event,
 )
+from voice_agent.memory import service
+from voice_agent.memory.extraction import OpenAIChatLLM
+from voice_agent.memory.models import AddMemoryRequest, JobMessage
+from voice_agent.memory.service import MemoryDeps
 
 
 def queue_add(user: str, messages: Any, metadata: dict | None = None) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+
 from voice_agent.errors import ConfigError
 from voice_agent.memory import jobs
 from voice_agent.memory.extraction import (
