@@ -44,11 +44,12 @@ class DevServer:
 
     base_url: str
     data_dir: Path
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[bytes]
+    log_path: Path
 
     def output(self) -> str:
-        """Everything the server printed so far (only once it has stopped)."""
-        return self.process.stdout.read() if self.process.stdout else ""
+        """Everything the server printed so far."""
+        return self.log_path.read_text(errors="replace")
 
 
 @contextmanager
@@ -62,16 +63,21 @@ def dev_server_process(data_dir: Path, env: dict[str, str],
         startup_timeout_s: How long to wait for ``GET /api/health``.
     """
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "voice_agent_cli.main", "dev", "--host", "127.0.0.1",
-         "--port", str(port), "--data-dir", str(data_dir)],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # The server logs every request; a file (not a pipe nobody reads) can never fill up and
+    # block it.
+    log_path = data_dir / "dev-server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "voice_agent_cli.main", "dev", "--host", "127.0.0.1",
+             "--port", str(port), "--data-dir", str(data_dir)],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + startup_timeout_s
         while True:
             if process.poll() is not None:
-                output = process.stdout.read() if process.stdout else ""
+                output = log_path.read_text(errors="replace")
                 raise RuntimeError(f"voice-agent dev exited early:\n{output}")
             try:
                 if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
@@ -81,7 +87,7 @@ def dev_server_process(data_dir: Path, env: dict[str, str],
             if time.monotonic() > deadline:
                 raise TimeoutError("voice-agent dev did not start")
             time.sleep(0.1)
-        yield DevServer(base, data_dir, process)
+        yield DevServer(base, data_dir, process, log_path)
     finally:
         process.terminate()
         try:
