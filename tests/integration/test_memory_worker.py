@@ -372,3 +372,12 @@ def test_bedrock_converse_extraction_update(backend, queue, monkeypatch):
     assert job_of(user, job_id)["results"][0]["event"] == "UPDATE"
     assert memories_of(user) == ["Favourite colour is green"]
     assert [h[0] for h in history_of(user, memory_id)] == ["ADD", "UPDATE"]
+
+
+def test_misconfigured_llm_fails_the_job_visibly(backend, queue, monkeypatch):
+    monkeypatch.setenv("MEMORY_LLM", "openai:gpt-fake")  # and no OPENAI_API_KEY
+    user = unique_user()
+    job_id = queue_add(user, "anything")
+    assert len(queue.deliver()["batchItemFailures"]) == 1
+    job = job_of(user, job_id)
+    assert job["status"] == "failed" and job["error"].startswith("internal error (ConfigError)")

@@ -159,3 +159,12 @@ def test_make_job_queue_prefers_sqs_then_dispatcher_else_config_error(monkeypatc
         assert isinstance(jobs.make_job_queue(), jobs.SqsJobQueue)
     finally:
         jobs.set_local_dispatcher(None)
+
+
+def test_malformed_answers_are_logged_without_their_text(caplog):
+    bad = {"facts": ["SECRET-PIN-1234", 7]}
+    llm = ScriptedLLM(bad, bad)
+    with caplog.at_level("WARNING"), pytest.raises(ExtractionFailed):
+        extract_facts(llm, [("user", "my pin is SECRET-PIN-1234")])
+    assert "malformed record_facts" in caplog.text
+    assert "SECRET-PIN" not in caplog.text

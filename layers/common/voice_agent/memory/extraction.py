@@ -291,10 +291,17 @@ def _ask(llm: ToolLLM, system: str, user: str, tool: ToolSpec,
         except (MalformedOutput, ValidationError, ValueError) as error:
             last = error
             logger.warning("malformed %s answer from %s (attempt %d): %s",
-                           tool.name, llm.id, attempt, str(error)[:300])
+                           tool.name, llm.id, attempt, _describe(error))
         except LLMUnavailable as error:
             raise ExtractionFailed(str(error)) from error
     raise ExtractionFailed(f"{llm.id} answered {tool.name} malformed twice") from last
+
+
+def _describe(error: Exception) -> str:
+    """Why an answer was malformed, without the answer's text (memories never reach logs)."""
+    if isinstance(error, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in error.errors())
+    return str(error)[:200]
 
 
 def extract_facts(llm: ToolLLM, turns: list[tuple[str, str]]) -> list[str]:

@@ -667,6 +667,13 @@ def run_job(message: JobMessage, deps: MemoryDeps) -> JobResponse:
         logger.warning("memory job %s failed (attempt %d): %s", job.job_id, job.attempts,
                        getattr(error, "message", None) or str(error))
         raise JobFailed(job.error) from error
+    except Exception as error:
+        # Anything else (a configuration error, a bug): the job must not stay "queued" forever.
+        job.status, job.updated_at = "failed", now_iso()
+        job.error = f"internal error ({type(error).__name__}); will be retried"
+        _save_quietly(user_id, job, deps)
+        logger.exception("memory job %s failed unexpectedly", job.job_id)
+        raise JobFailed(job.error) from error
     job.status, job.error, job.updated_at = "done", None, now_iso()
     store.put_job(user_id, job)
     return JobResponse(status="done", results=[AddedMemory(**r) for r in job.results])
