@@ -328,9 +328,14 @@ class DynamoMemoryStore:
             "ExpressionAttributeValues": {":self": _s(memory_id)},
         }}
 
-    def _hash_release(self, user_id: str, hash_: str) -> dict[str, Any]:
-        return {"Delete": {"TableName": self.table_name,
-                           "Key": {"PK": _pk(user_id), "SK": _s(f"HASH#{hash_}")}}}
+    def _hash_release(self, user_id: str, hash_: str, memory_id: str) -> dict[str, Any]:
+        """Frees a text hash, but only if it is (still) this memory's."""
+        return {"Delete": {
+            "TableName": self.table_name,
+            "Key": {"PK": _pk(user_id), "SK": _s(f"HASH#{hash_}")},
+            "ConditionExpression": "attribute_not_exists(PK) OR mem = :self",
+            "ExpressionAttributeValues": {":self": _s(memory_id)},
+        }}
 
     def _hash_owner(self, user_id: str, hash_: str) -> str:
         item = self._call("get_item", Key={"PK": _pk(user_id), "SK": _s(f"HASH#{hash_}")},
@@ -366,7 +371,8 @@ class DynamoMemoryStore:
             if r.hash != change.previous_hash:
                 new_hash = r.hash
                 items.append(("hash", self._hash_guard(user_id, r.hash, r.id)))
-                items.append(("release", self._hash_release(user_id, change.previous_hash)))
+                items.append(("release",
+                              self._hash_release(user_id, change.previous_hash, r.id)))
         elif isinstance(change, RemoveMemory):
             items.append(("memory", {"Delete": {
                 "TableName": table,
@@ -375,7 +381,8 @@ class DynamoMemoryStore:
                 "ExpressionAttributeValues": {":rev": _n(change.expected_revision)},
             }}))
             items.append(("meta", self._meta_update(user_id, -1)))
-            items.append(("release", self._hash_release(user_id, change.hash)))
+            items.append(("release",
+                          self._hash_release(user_id, change.hash, change.memory_id)))
         items.append(("history", {"Put": {"TableName": table,
                                           "Item": _history_item(user_id, change.history)}}))
         if idempotency_key is not None:
@@ -392,7 +399,7 @@ class DynamoMemoryStore:
                   if code == "ConditionalCheckFailed"}
         if "done" in failed:
             raise AlreadyApplied(idempotency_key or "")
-        if "memory" in failed:
+        if "memory" in failed or "release" in failed:
             if isinstance(change, AddMemory):
                 raise AlreadyApplied(change.record.id)
             memory_id = change.memory_id if isinstance(change, RemoveMemory) else change.record.id
@@ -436,17 +443,24 @@ class DynamoMemoryStore:
         if memory is None and not keys:
             return False
         self._batch_delete(keys)
-        if memory is not None:
+        for _attempt in range(3):
+            if memory is None:
+                return True
             reasons = self._transact([
+                # Conditional on the revision read, so the hash released is the current one.
                 {"Delete": {"TableName": self.table_name,
                             "Key": {"PK": _pk(user_id), "SK": _s(f"MEM#{memory_id}")},
-                            "ConditionExpression": "attribute_exists(PK)"}},
+                            "ConditionExpression": "rev = :rev",
+                            "ExpressionAttributeValues": {":rev": _n(memory.revision)}}},
                 self._meta_update(user_id, -1),
-                self._hash_release(user_id, memory.hash),
+                self._hash_release(user_id, memory.hash, memory_id),
             ])
-            if reasons and reasons[0] != "ConditionalCheckFailed":
+            if not reasons:
+                return True
+            if reasons[0] != "ConditionalCheckFailed":
                 raise StoreUnavailable(f"DynamoDB transaction cancelled: {reasons}")
-        return True
+            memory = self.get_memory(user_id, memory_id)  # changed meanwhile: read it again
+        raise StoreUnavailable("the memory kept changing during the delete")
 
     def _batch_delete(self, keys: list[dict[str, Any]]) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
