@@ -73,6 +73,7 @@ from voice_agent.memory.store import (
     StoreUnavailable,
     UpdateMemory,
     VectorUpdate,
+    make_store,
     normalise_text,
     now_iso,
     text_hash,
@@ -106,29 +107,6 @@ _RETRY_AFTER_S = 2
 
 
 # --- dependencies ---------------------------------------------------------------------------
-
-
-def make_store() -> MemoryStore:
-    """The configured store: DynamoDB if ``MEMORY_TABLE`` is set, else SQLite in the data dir.
-
-    Raises:
-        ConfigError: Neither ``MEMORY_TABLE`` nor ``VOICE_AGENT_DATA_DIR`` is set.
-    """
-    from voice_agent.settings import get_settings
-
-    settings = get_settings()
-    if settings.memory_table:
-        from voice_agent.memory.store_dynamodb import DynamoMemoryStore
-
-        return DynamoMemoryStore(settings.memory_table)
-    if settings.local_data_dir:
-        from voice_agent.memory.store_sqlite import SqliteMemoryStore
-
-        return SqliteMemoryStore(os.path.join(settings.local_data_dir, "memory.sqlite3"))
-    raise ConfigError(
-        "memory storage is not configured: set MEMORY_TABLE (DynamoDB) or "
-        "VOICE_AGENT_DATA_DIR (local SQLite file)"
-    )
 
 
 class MemoryDeps:
