@@ -631,8 +631,10 @@ def web_chromium() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def web_browser(web_chromium: str) -> Iterator[Any]:
+    # Module scope, not session: while the sync API is open its event loop counts as running
+    # in this thread, which would break every asyncio test that runs after the web tests.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -672,7 +674,7 @@ def web_bridge(web_bridge_server: FakeBridge) -> FakeBridge:
     return web_bridge_server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def _web_shared_page(web_browser: Any) -> Iterator[Any]:
     # One tab for the whole run: a new renderer per test costs more than the test itself.
     context = web_browser.new_context(viewport={"width": 1280, "height": 900})
