@@ -9,7 +9,7 @@ OpenAI/Tavily fakes. Every answer must keep the contract:
 * every 4xx is JSON ``{"error": "<message>"}``;
 * every 2xx body matches the response schema of its operation.
 
-``FUZZ_EXAMPLES`` (default 20) bounds the examples per operation and mode, so the whole module
+``FUZZ_EXAMPLES`` (default 15) bounds the examples per operation and mode, so the whole module
 stays well under a minute; ``benchmarks/fuzz_long.py`` runs the same checks for longer.
 """
 
@@ -29,7 +29,7 @@ from schemathesis.core.failures import FailureGroup
 from tests.reliability.conftest import InProcessApi
 from tests.reliability.servers import REPO_ROOT, error_shape_problem
 
-FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 SCHEMA = schemathesis.openapi.from_path(str(REPO_ROOT / "openapi.json"))
 OPERATIONS = {f"{op.method.upper()} {op.path}": op
               for op in (result.ok() for result in SCHEMA.get_all_operations())}

@@ -189,7 +189,7 @@ def test_random_adds_and_deletes_keep_the_sqlite_store_consistent(memory_limit: 
 
     root = Path(tempfile.mkdtemp(prefix="memory-props-"))
     run_machine(lambda: SqliteMemoryStore(root / f"{uuid.uuid4().hex}.sqlite3"),
-                max_examples=30, steps=15)
+                max_examples=20, steps=12)
 
 
 def test_random_adds_and_deletes_keep_the_dynamodb_store_consistent(

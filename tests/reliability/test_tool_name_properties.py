@@ -33,7 +33,7 @@ CURRENT_SERVER = frozenset({current for current, _ in OLD_TO_CURRENT.values()}
 OLD_SERVER = frozenset(OLD_NAMES)
 points = st.lists(st.integers(-5000, 5000), min_size=2, max_size=2)
 values = st.one_of(st.booleans(), st.integers(-100, 100), st.text(max_size=12), points)
-SETTINGS = settings(max_examples=150, deadline=None, database=None)
+SETTINGS = settings(max_examples=100, deadline=None, database=None)
 
 
 def arguments_for(old_name: str) -> st.SearchStrategy[dict[str, Any]]:
