@@ -236,13 +236,17 @@ class FaultyDynamoClient:
     ``throttle_rate``: the call is refused with ProvisionedThroughputExceededException before
     it reaches the table. ``lost_response_rate`` (writes only): the call reaches the table and
     is applied, then the answer is lost (a read timeout) — the caller cannot know it worked.
+    ``conflict_rate`` (transactions only): the transaction is cancelled with a
+    ``TransactionConflict`` reason, as when another write of the same items is in flight.
     """
 
     WRITES = frozenset({"transact_write_items", "put_item", "update_item", "delete_item"})
 
     def __init__(self, client: Any, *, seed: int, throttle_rate: float,
-                 lost_response_rate: float, tally: Counter[str]) -> None:
+                 lost_response_rate: float, tally: Counter[str],
+                 conflict_rate: float = 0.0) -> None:
         self._client = client
+        self._conflict_rate = conflict_rate
         self._rng = random.Random(seed)
         self._throttle_rate = throttle_rate
         self._lost_rate = lost_response_rate
@@ -259,6 +263,15 @@ class FaultyDynamoClient:
                 self._tally["faults"] += 1
                 raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException",
                                              "Message": "injected throttling"}}, name)
+            if (self.enabled and name == "transact_write_items"
+                    and self._rng.random() < self._conflict_rate):
+                self._tally["faults"] += 1
+                items = kwargs.get("TransactItems", [])
+                reasons = [{"Code": "None"}] * max(0, len(items) - 1) + [
+                    {"Code": "TransactionConflict", "Message": "injected conflict"}]
+                raise ClientError({"Error": {"Code": "TransactionCanceledException",
+                                             "Message": "injected conflict"},
+                                   "CancellationReasons": reasons}, name)
             try:
                 result = attribute(*args, **kwargs)
             except ClientError as error:
@@ -292,14 +305,14 @@ def faulty_dynamodb(monkeypatch: pytest.MonkeyPatch, queue: RecordingQueue,
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_table_from_template(client, TABLE)
         faulty = FaultyDynamoClient(client, seed=5, throttle_rate=0.15, lost_response_rate=0.2,
-                                    tally=fault_tally)
+                                    conflict_rate=0.15, tally=fault_tally)
         service.reset_memory_deps(MemoryDeps(store=DynamoMemoryStore(TABLE, client=faulty),
                                              queue=queue))
         yield faulty
         service.reset_memory_deps()
 
 
-def test_dynamodb_throttling_and_lost_responses_lose_and_duplicate_no_memory(
+def test_dynamodb_throttling_conflicts_and_lost_responses_lose_and_duplicate_no_memory(
         faulty_dynamodb: FaultyDynamoClient, fault_tally: Counter[str]) -> None:
     from voice_agent.memory import service
 
