@@ -28,6 +28,10 @@ from voice_agent import catalogue
 from voice_agent_cli.invoke import build_environment, read_env_vars, run_invoke
 from voice_agent_cli.template import load_sam_app
 
+# Each test starts Python subprocesses that import the whole layer; on a busy machine a chain
+# of them takes minutes, which is not a hang.
+pytestmark = pytest.mark.timeout(900)
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EVENTS = REPO_ROOT / "events"
 # The functions the tests below invoke on their events; a new function needs its tests here.
@@ -60,7 +64,7 @@ def invoke(logical_id: str, event: str | Path, env_vars: Path | None = None, *,
     if env_vars is not None:
         command += ["--env-vars", str(env_vars)]
     result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True,
-                            timeout=120, env={**os.environ, **(extra_env or {})})
+                            timeout=300, env={**os.environ, **(extra_env or {})})
     return Invocation(result.returncode, result.stdout, result.stderr)
 
 

@@ -322,6 +322,7 @@ def _cfn_lint() -> list[str]:
     return [str(executable)] if executable.exists() else ["cfn-lint"]
 
 
+@pytest.mark.timeout(600)
 def test_cfn_lint_with_serverless_rules_reports_no_errors() -> None:
     # The file name goes first: -a takes several values and would swallow it.
     result = subprocess.run(
@@ -351,6 +352,7 @@ def _python313_env() -> dict[str, str] | None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_sam_validate_lint_passes() -> None:
     sam = _sam()
     if sam is None:
@@ -365,6 +367,7 @@ def test_sam_validate_lint_passes() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # a cold build downloads and unpacks the layer's arm64 wheels
 def test_sam_build_builds_every_function_and_the_layer(tmp_path: Path) -> None:
     sam = _sam()
     if sam is None:

