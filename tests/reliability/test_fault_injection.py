@@ -93,7 +93,7 @@ def test_openai_slower_than_the_timeout_is_504_in_time(openai: FakeOpenAI, call_
     fault_tally["faults"] += 1
     started = time.monotonic()
     body = assert_clean_error(mint(call_function), 504)
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 4  # 1 s timeout, plus a loaded machine
     assert "timeout" in body["error"].lower()
 
 
