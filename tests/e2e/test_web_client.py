@@ -88,7 +88,8 @@ class TestSignIn:
         open_page(page, fake_backend.url)
 
         expect(page.get_by_label("Access token (JWT)")).to_be_visible()
-        page.wait_for_timeout(200)
+        wait_until(lambda: fake_backend.api_requests("POST", "/dev/token"), 5, "the probe")
+        page.wait_for_timeout(150)  # the probe's answer has been handled by now
         expect(page.get_by_role("button", name="Dev sign-in")).to_be_hidden()
 
     def test_dev_sign_in_requests_token_and_fills_pickers_from_options(self, page, fake_backend):

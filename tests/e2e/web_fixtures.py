@@ -32,6 +32,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from playwright.sync_api import expect
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -176,19 +177,19 @@ class RealtimeConnection:
         assert self.outbox is not None
         self.owner.server.call_soon(self.outbox.put_nowait, None)
 
-    def wait_for(self, predicate: Callable[[list[dict[str, Any]]], Any], timeout_s: float = 5.0,
+    def wait_for(self, predicate: Callable[[list[dict[str, Any]]], Any], timeout_s: float = 10.0,
                  what: str = "client events") -> Any:
         return wait_until(lambda: predicate(self.events), timeout_s, what)
 
     def wait_for_type(self, event_type: str, count: int = 1,
-                      timeout_s: float = 5.0) -> list[dict[str, Any]]:
+                      timeout_s: float = 10.0) -> list[dict[str, Any]]:
         def enough() -> list[dict[str, Any]] | None:
             found = self.of_type(event_type)
             return found if len(found) >= count else None
 
         return wait_until(enough, timeout_s, f"{count} × {event_type}")
 
-    def wait_closed(self, timeout_s: float = 5.0) -> None:
+    def wait_closed(self, timeout_s: float = 10.0) -> None:
         wait_until(lambda: self.closed, timeout_s, "the page to close the realtime socket")
 
 
@@ -333,7 +334,7 @@ class FakeBackend:
         self.memories.setdefault(user, []).append(memory)
         return memory
 
-    def wait_connection(self, index: int = 0, timeout_s: float = 8.0) -> RealtimeConnection:
+    def wait_connection(self, index: int = 0, timeout_s: float = 10.0) -> RealtimeConnection:
         def ready() -> RealtimeConnection | None:
             if len(self.connections) > index and self.connections[index].outbox is not None:
                 return self.connections[index]
@@ -689,7 +690,9 @@ def _web_shared_page(web_browser: Any) -> Iterator[Any]:
 def web_page(_web_shared_page: Any) -> Iterator[Any]:
     """The browser tab, blank, with empty storage; uncaught page errors land in ``page.errors``."""
     page = _web_shared_page
-    page.set_default_timeout(5000)
+    # Generous bounds: a busy CI machine is slow, a passing test never waits for them.
+    page.set_default_timeout(10_000)
+    expect.set_options(timeout=10_000)
     page.errors.clear()
     yield page
     # Leave nothing behind: storage of the origin under test, open sockets, the viewport.
