@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 import httpx
 
 from voice_agent.errors import UpstreamError, UpstreamTimeout
+from voice_agent.http import shared_client
 from voice_agent.search.models import WebSearchRequest, WebSearchResponse, WebSearchResult
 
 SNIPPET_CHARS = 280  # about 15 seconds of speech per source
@@ -25,14 +26,14 @@ class TavilyClient:
     def __init__(self, base_url: str, api_key: str, timeout_s: float) -> None:
         self._url = base_url.rstrip("/") + "/search"
         self._api_key = api_key
-        self._timeout = httpx.Timeout(timeout_s, connect=min(3.0, timeout_s))
+        self._http = shared_client(timeout_s)
 
     def search(self, query: str, max_results: int) -> dict[str, Any]:
         body = {"query": query, "max_results": max_results, "include_answer": True,
                 "search_depth": "basic"}
         try:
-            response = httpx.post(self._url, json=body, timeout=self._timeout,
-                                  headers={"Authorization": f"Bearer {self._api_key}"})
+            response = self._http.post(self._url, json=body,
+                                       headers={"Authorization": f"Bearer {self._api_key}"})
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout("Tavily API timeout") from exc
         except httpx.HTTPError as exc:

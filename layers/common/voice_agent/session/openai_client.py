@@ -7,6 +7,7 @@ from typing import Any, Protocol
 import httpx
 
 from voice_agent.errors import UpstreamError, UpstreamTimeout
+from voice_agent.http import shared_client
 
 
 class SessionMinter(Protocol):
@@ -25,16 +26,12 @@ class OpenAIRealtimeMinter:
     def __init__(self, base_url: str, api_key: str, timeout_s: float) -> None:
         self._url = base_url.rstrip("/") + "/realtime/client_secrets"
         self._api_key = api_key
-        self._timeout = httpx.Timeout(timeout_s, connect=min(3.0, timeout_s))
+        self._http = shared_client(timeout_s)
 
     def create_client_secret(self, body: dict[str, Any]) -> dict[str, Any]:
         try:
-            response = httpx.post(
-                self._url,
-                json=body,
-                headers={"Authorization": f"Bearer {self._api_key}"},
-                timeout=self._timeout,
-            )
+            response = self._http.post(
+                self._url, json=body, headers={"Authorization": f"Bearer {self._api_key}"})
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout("OpenAI API timeout") from exc
         except httpx.HTTPError as exc:
