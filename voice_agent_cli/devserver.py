@@ -31,7 +31,13 @@ from voice_agent_cli.events import (
     proxy_event,
 )
 from voice_agent_cli.lambda_context import LocalLambdaContext
-from voice_agent_cli.template import FunctionSpec, SamApp, load_handler, load_sam_app
+from voice_agent_cli.template import (
+    FunctionSpec,
+    SamApp,
+    create_memory_table,
+    load_handler,
+    load_sam_app,
+)
 
 log = logging.getLogger("voice_agent.dev")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -87,9 +93,7 @@ def ensure_memory_table(template_path: Path | None) -> None:
         return
     import boto3
 
-    from voice_agent.memory.store_dynamodb import create_table_from_template
-
-    create_table_from_template(boto3.client("dynamodb"), table, template_path)
+    create_memory_table(boto3.client("dynamodb"), table, template_path)
 
 
 def _lambda_response(result: Any) -> Response:

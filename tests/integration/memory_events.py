@@ -180,12 +180,12 @@ def backend_fixture(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
     import boto3
     from moto import mock_aws
 
-    from voice_agent.memory.store_dynamodb import create_table_from_template
+    from voice_agent_cli.template import create_memory_table
 
     _serialise_moto_dynamodb(monkeypatch)
     with mock_aws():
         monkeypatch.setenv("MEMORY_TABLE", TABLE)
-        create_table_from_template(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
+        create_memory_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
         service.reset_memory_deps(MemoryDeps(queue=queue))
         try:
             yield "dynamodb"

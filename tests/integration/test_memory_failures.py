@@ -138,12 +138,12 @@ def test_no_storage_configured_is_500_naming_both_settings(monkeypatch, queue):
 
 
 def test_table_is_created_from_template_key_schema():
-    from voice_agent.memory.store_dynamodb import create_table_from_template
+    from voice_agent_cli.template import create_memory_table
 
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        create_table_from_template(client, "from-template")
-        create_table_from_template(client, "from-template")  # existing table: no error
+        create_memory_table(client, "from-template")
+        create_memory_table(client, "from-template")  # existing table: no error
         table = client.describe_table(TableName="from-template")["Table"]
         ttl = client.describe_time_to_live(TableName="from-template")
     assert {(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]} == {
@@ -158,9 +158,9 @@ def test_table_is_created_from_template_key_schema():
 def test_sqs_queue_carries_the_jwt_user_to_the_worker(monkeypatch):
     monkeypatch.setenv("EMBEDDINGS", "hashing")
     with mock_aws():
-        from voice_agent.memory.store_dynamodb import create_table_from_template
+        from voice_agent_cli.template import create_memory_table
 
-        create_table_from_template(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
+        create_memory_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
         sqs = boto3.client("sqs", region_name="us-east-1")
         url = sqs.create_queue(QueueName="memory-jobs")["QueueUrl"]
         monkeypatch.setenv("MEMORY_TABLE", TABLE)

@@ -297,13 +297,14 @@ def faulty_dynamodb(monkeypatch: pytest.MonkeyPatch, queue: RecordingQueue,
 
     from voice_agent.memory import service
     from voice_agent.memory.service import MemoryDeps
-    from voice_agent.memory.store_dynamodb import DynamoMemoryStore, create_table_from_template
+    from voice_agent.memory.store_dynamodb import DynamoMemoryStore
+    from voice_agent_cli.template import create_memory_table
 
     monkeypatch.setenv("EMBEDDINGS", "hashing")
     monkeypatch.setenv("MEMORY_TABLE", TABLE)
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        create_table_from_template(client, TABLE)
+        create_memory_table(client, TABLE)
         faulty = FaultyDynamoClient(client, seed=5, throttle_rate=0.15, lost_response_rate=0.2,
                                     conflict_rate=0.15, tally=fault_tally)
         service.reset_memory_deps(MemoryDeps(store=DynamoMemoryStore(TABLE, client=faulty),

@@ -197,10 +197,11 @@ def test_random_adds_and_deletes_keep_the_dynamodb_store_consistent(
     import boto3
     from moto import mock_aws
 
-    from voice_agent.memory.store_dynamodb import DynamoMemoryStore, create_table_from_template
+    from voice_agent.memory.store_dynamodb import DynamoMemoryStore
+    from voice_agent_cli.template import create_memory_table
 
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        create_table_from_template(client, "memory-props")
+        create_memory_table(client, "memory-props")
         run_machine(lambda: DynamoMemoryStore("memory-props", client=client),
                     max_examples=3, steps=8)

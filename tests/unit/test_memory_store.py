@@ -28,12 +28,9 @@ from voice_agent.memory.store import (
     now_iso,
     text_hash,
 )
-from voice_agent.memory.store_dynamodb import (
-    DynamoMemoryStore,
-    create_table_from_template,
-    load_template,
-)
+from voice_agent.memory.store_dynamodb import DynamoMemoryStore
 from voice_agent.memory.store_sqlite import SqliteMemoryStore
+from voice_agent_cli.template import create_memory_table
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
@@ -43,7 +40,7 @@ def store(request, tmp_path) -> Iterator[Any]:
         return
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        create_table_from_template(client, "unit-memory")
+        create_memory_table(client, "unit-memory")
         yield DynamoMemoryStore("unit-memory", client)
 
 
@@ -232,7 +229,7 @@ class _ConflictingClient:
 def test_dynamodb_transaction_conflicts_are_retried():
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        create_table_from_template(client, "conflicts")
+        create_memory_table(client, "conflicts")
         wrapper = _ConflictingClient(client, conflicts=3)
         store = DynamoMemoryStore("conflicts", wrapper)
         add(store, "u1", "m1", "a")
@@ -243,7 +240,7 @@ def test_dynamodb_transaction_conflicts_are_retried():
 def test_dynamodb_endless_conflicts_become_store_unavailable():
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        create_table_from_template(client, "conflicts")
+        create_memory_table(client, "conflicts")
         store = DynamoMemoryStore("conflicts", _ConflictingClient(client, conflicts=100))
         with pytest.raises(StoreUnavailable):
             add(store, "u1", "m1", "a")
@@ -253,7 +250,7 @@ def test_dynamodb_endless_conflicts_become_store_unavailable():
 def test_dynamodb_items_stay_small_and_partitioned_by_user():
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        create_table_from_template(client, "layout")
+        create_memory_table(client, "layout")
         store = DynamoMemoryStore("layout", client)
         add(store, "sub-1", "m1", "Likes tea", idempotency_key="job:0")
         store.put_job("sub-1", JobRecord("j1", "queued"))
@@ -265,43 +262,3 @@ def test_dynamodb_items_stay_small_and_partitioned_by_user():
     assert "B" in memory["vec"]
     ttl_items = [item for item in items if item["SK"]["S"].split("#")[0] in ("DONE", "JOB")]
     assert all("expires_at" in item for item in ttl_items)
-
-
-def test_template_loader_tolerates_cloudformation_tags(tmp_path):
-    template = tmp_path / "template.yaml"
-    template.write_text(
-        "Resources:\n"
-        "  MemoryTable:\n"
-        "    Type: AWS::DynamoDB::Table\n"
-        "    Properties:\n"
-        "      TableName: !Sub '${AWS::StackName}-memory'\n"
-        "      BillingMode: PAY_PER_REQUEST\n"
-        "      Tags: [{Key: a, Value: !Ref Env}]\n"
-        "      SSESpecification: {SSEEnabled: !If [IsProd, true, false]}\n"
-        "      AttributeDefinitions: [{AttributeName: PK, AttributeType: S},\n"
-        "                             {AttributeName: SK, AttributeType: S}]\n"
-        "      KeySchema: [{AttributeName: PK, KeyType: HASH},\n"
-        "                  {AttributeName: SK, KeyType: RANGE}]\n"
-        "  Other:\n"
-        "    Value: !GetAtt MemoryTable.Arn\n"
-    )
-    loaded = load_template(template)
-    properties = loaded["Resources"]["MemoryTable"]["Properties"]
-    assert properties["TableName"] == {"Sub": "${AWS::StackName}-memory"}
-    assert properties["SSESpecification"]["SSEEnabled"] == {"If": ["IsProd", True, False]}
-    assert loaded["Resources"]["Other"]["Value"] == {"GetAtt": "MemoryTable.Arn"}
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        create_table_from_template(client, "t", template)
-        assert client.describe_table(TableName="t")["Table"]["KeySchema"][0] == {
-            "AttributeName": "PK", "KeyType": "HASH"}
-
-
-def test_repository_template_defines_the_memory_table():
-    from voice_agent.memory.store_dynamodb import find_template
-
-    path = find_template()
-    assert path is not None
-    properties = load_template(path)["Resources"]["MemoryTable"]["Properties"]
-    assert {k["AttributeName"] for k in properties["KeySchema"]} == {"PK", "SK"}
-    assert properties["TimeToLiveSpecification"]["AttributeName"] == "expires_at"

@@ -26,10 +26,7 @@ import random
 import secrets
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from voice_agent.memory.store import (
     JOB_TTL_S,
@@ -50,9 +47,6 @@ from voice_agent.memory.store import (
 
 __all__ = [
     "DynamoMemoryStore",
-    "create_table_from_template",
-    "find_template",
-    "load_template",
     "make_dynamodb_client",
 ]
 
@@ -491,100 +485,3 @@ class DynamoMemoryStore:
             "PK": _pk(user_id), "SK": _s(f"JOB#{job.job_id}"), "body": _s(body),
             "expires_at": _n(int(time.time()) + JOB_TTL_S),
         })
-
-
-# --- table creation from template.yaml ----------------------------------------------------
-
-
-class _CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]  # yaml has no stubs here
-    """SafeLoader that reads CloudFormation short tags (``!Ref x`` → ``{"Ref": "x"}``)."""
-
-
-def _any_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {tag_suffix: value}
-
-
-_CloudFormationLoader.add_multi_constructor("!", _any_tag)
-
-# The schema written in ARCHITECTURE.md, used when no template.yaml is around (e.g. in Lambda).
-_DEFAULT_TABLE = {
-    "KeySchema": [{"AttributeName": "PK", "KeyType": "HASH"},
-                  {"AttributeName": "SK", "KeyType": "RANGE"}],
-    "AttributeDefinitions": [{"AttributeName": "PK", "AttributeType": "S"},
-                             {"AttributeName": "SK", "AttributeType": "S"}],
-    "BillingMode": "PAY_PER_REQUEST",
-}
-
-
-def load_template(path: str | Path) -> dict[str, Any]:
-    """Parses a SAM/CloudFormation template, tolerating ``!Ref``/``!Sub``/``!GetAtt`` tags."""
-    with open(path, encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=_CloudFormationLoader) or {}
-
-
-def find_template() -> Path | None:
-    """``template.yaml`` in the working directory or above this package (the repository)."""
-    candidates = [Path.cwd(), *Path(__file__).resolve().parents]
-    for directory in candidates:
-        path = directory / "template.yaml"
-        if path.is_file():
-            return path
-    return None
-
-
-def _table_definition(template_path: str | Path | None) -> dict[str, Any]:
-    path = Path(template_path) if template_path else find_template()
-    if path is None:
-        return dict(_DEFAULT_TABLE)
-    resource = load_template(path).get("Resources", {}).get("MemoryTable")
-    if not resource:
-        return dict(_DEFAULT_TABLE)
-    properties = resource.get("Properties", {})
-    definition = {key: properties[key] for key in
-                  ("KeySchema", "AttributeDefinitions", "BillingMode") if key in properties}
-    if "KeySchema" not in definition or "AttributeDefinitions" not in definition:
-        return dict(_DEFAULT_TABLE)
-    definition.setdefault("BillingMode", "PAY_PER_REQUEST")
-    if definition["BillingMode"] == "PROVISIONED" and "ProvisionedThroughput" in properties:
-        definition["ProvisionedThroughput"] = properties["ProvisionedThroughput"]
-    return definition
-
-
-def create_table_from_template(
-    client: Any, table_name: str, template_path: str | Path | None = None
-) -> None:
-    """Creates the memory table with the key schema of ``MemoryTable`` in ``template.yaml``.
-
-    Reads ``KeySchema``, ``AttributeDefinitions`` and ``BillingMode`` from the template (found
-    with `find_template` unless given), waits until the table exists and turns TTL on for
-    ``expires_at``. Does nothing if the table already exists.
-
-    Args:
-        client: A boto3 ``dynamodb`` client (moto, LocalStack or real).
-        table_name: Name of the table to create.
-        template_path: The template; defaults to `find_template`.
-    """
-    from botocore.exceptions import ClientError
-
-    try:
-        client.create_table(TableName=table_name, **_table_definition(template_path))
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ResourceInUseException":
-            raise
-        return
-    client.get_waiter("table_exists").wait(
-        TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
-    try:
-        client.update_time_to_live(
-            TableName=table_name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
-        )
-    except ClientError:
-        pass  # some local emulators lack TTL; expiry is also checked on read
