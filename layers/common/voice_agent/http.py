@@ -7,8 +7,11 @@ its connections (TLS handshake included) instead of paying for a new one on ever
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import httpx
+
+from voice_agent.errors import UpstreamError, UpstreamTimeout
 
 _clients: dict[float, httpx.Client] = {}
 _lock = threading.Lock()
@@ -22,3 +25,29 @@ def shared_client(timeout_s: float) -> httpx.Client:
             client = httpx.Client(timeout=httpx.Timeout(timeout_s, connect=min(3.0, timeout_s)))
             _clients[timeout_s] = client
         return client
+
+
+def post_json(url: str, body: dict[str, Any], *, api_key: str, timeout_s: float,
+              service: str) -> dict[str, Any]:
+    """POST ``body`` with a bearer key and return the JSON object answered.
+
+    The upstream's own status is never passed through as ours: a non-2xx becomes
+    :class:`UpstreamError` ``"<service> API error: <status>"`` (502), slowness or an unreachable
+    host :class:`UpstreamTimeout` (504). The key is only ever in the request header.
+    """
+    try:
+        response = shared_client(timeout_s).post(
+            url, json=body, headers={"Authorization": f"Bearer {api_key}"})
+    except httpx.TimeoutException as exc:
+        raise UpstreamTimeout(f"{service} API timeout") from exc
+    except httpx.HTTPError as exc:
+        raise UpstreamTimeout(f"{service} API unreachable") from exc
+    if not response.is_success:
+        raise UpstreamError(f"{service} API error: {response.status_code}")
+    try:
+        data = response.json()
+    except ValueError as exc:
+        raise UpstreamError(f"{service} API error: invalid response") from exc
+    if not isinstance(data, dict):
+        raise UpstreamError(f"{service} API error: invalid response")
+    return data

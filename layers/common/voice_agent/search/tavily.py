@@ -6,10 +6,7 @@ import re
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
-import httpx
-
-from voice_agent.errors import UpstreamError, UpstreamTimeout
-from voice_agent.http import shared_client
+from voice_agent.http import post_json
 from voice_agent.search.models import WebSearchRequest, WebSearchResponse, WebSearchResult
 
 SNIPPET_CHARS = 280  # about 15 seconds of speech per source
@@ -26,27 +23,13 @@ class TavilyClient:
     def __init__(self, base_url: str, api_key: str, timeout_s: float) -> None:
         self._url = base_url.rstrip("/") + "/search"
         self._api_key = api_key
-        self._http = shared_client(timeout_s)
+        self._timeout_s = timeout_s
 
     def search(self, query: str, max_results: int) -> dict[str, Any]:
         body = {"query": query, "max_results": max_results, "include_answer": True,
                 "search_depth": "basic"}
-        try:
-            response = self._http.post(self._url, json=body,
-                                       headers={"Authorization": f"Bearer {self._api_key}"})
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeout("Tavily API timeout") from exc
-        except httpx.HTTPError as exc:
-            raise UpstreamTimeout("Tavily API unreachable") from exc
-        if not response.is_success:
-            raise UpstreamError(f"Tavily API error: {response.status_code}")
-        try:
-            data = response.json()
-        except ValueError as exc:
-            raise UpstreamError("Tavily API error: invalid response") from exc
-        if not isinstance(data, dict):
-            raise UpstreamError("Tavily API error: invalid response")
-        return data
+        return post_json(self._url, body, api_key=self._api_key, timeout_s=self._timeout_s,
+                         service="Tavily")
 
 
 _MARKUP = re.compile(r"[#*_`>|\[\]]+")

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-import httpx
-
-from voice_agent.errors import UpstreamError, UpstreamTimeout
-from voice_agent.http import shared_client
+from voice_agent.errors import UpstreamError
+from voice_agent.http import post_json
 
 
 class SessionMinter(Protocol):
@@ -26,22 +24,11 @@ class OpenAIRealtimeMinter:
     def __init__(self, base_url: str, api_key: str, timeout_s: float) -> None:
         self._url = base_url.rstrip("/") + "/realtime/client_secrets"
         self._api_key = api_key
-        self._http = shared_client(timeout_s)
+        self._timeout_s = timeout_s
 
     def create_client_secret(self, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            response = self._http.post(
-                self._url, json=body, headers={"Authorization": f"Bearer {self._api_key}"})
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeout("OpenAI API timeout") from exc
-        except httpx.HTTPError as exc:
-            raise UpstreamTimeout("OpenAI API unreachable") from exc
-        if not response.is_success:
-            raise UpstreamError(f"OpenAI API error: {response.status_code}")
-        try:
-            data = response.json()
-        except ValueError as exc:
-            raise UpstreamError("OpenAI API error: invalid response") from exc
-        if not isinstance(data, dict) or not isinstance(data.get("value"), str):
+        data = post_json(self._url, body, api_key=self._api_key, timeout_s=self._timeout_s,
+                         service="OpenAI")
+        if not isinstance(data.get("value"), str):
             raise UpstreamError("OpenAI API error: invalid response")
         return data
