@@ -12,7 +12,6 @@ import base64
 import logging
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,19 +44,49 @@ WEB_DIR = REPO_ROOT / "web"
 OPENAPI_FILE = REPO_ROOT / "openapi.json"
 
 
-@dataclass
-class LocalFunction:
-    """One deployed function: its handler, and a lock because a Lambda instance runs one
-    event at a time (Powertools resolvers keep the current event on the instance)."""
+MAX_INSTANCES_PER_FUNCTION = 4
 
-    spec: FunctionSpec
-    handler: Any
-    lock: threading.Lock
+
+class LocalFunction:
+    """A function's warm instances, as Lambda keeps them.
+
+    An instance runs one event at a time (a Powertools resolver keeps the current event on
+    itself); concurrent events get further instances, up to ``max_instances``, so a slow
+    OpenAI call in one request does not hold up a health check in the same function.
+    """
+
+    def __init__(self, spec: FunctionSpec,
+                 max_instances: int = MAX_INSTANCES_PER_FUNCTION) -> None:
+        self.spec = spec
+        self._max_instances = max_instances
+        self._idle: list[Any] = []
+        self._created = 0
+        self._available = threading.Condition()
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        with self.lock:
-            context = LocalLambdaContext(function_name=self.spec.logical_id)
-            return self.handler(event, context)
+        handler = self._acquire()
+        try:
+            return handler(event, LocalLambdaContext(function_name=self.spec.logical_id))
+        finally:
+            with self._available:
+                self._idle.append(handler)
+                self._available.notify()
+
+    def _acquire(self) -> Any:
+        with self._available:
+            while not self._idle and self._created >= self._max_instances:
+                self._available.wait()
+            if self._idle:
+                return self._idle.pop()
+            instance = self._created
+            self._created += 1
+        try:
+            return load_handler(self.spec, instance)  # a cold start, outside the lock
+        except BaseException:
+            with self._available:
+                self._created -= 1
+                self._available.notify()
+            raise
 
 
 def configure_environment(data_dir: Path) -> DevIssuer | None:
@@ -116,18 +145,18 @@ class LocalApi:
     def __init__(self, sam: SamApp) -> None:
         self.sam = sam
         self._functions: dict[str, LocalFunction] = {}
+        self._functions_lock = threading.Lock()
         self._matchers = sorted(
             ((RouteMatcher.of(r.method, r.path), r) for r in sam.routes),
             key=lambda pair: -pair[0].literal_segments,
         )
 
     def function(self, logical_id: str) -> LocalFunction:
-        found = self._functions.get(logical_id)
-        if found is None:
-            spec = self.sam.functions[logical_id]
-            found = LocalFunction(spec, load_handler(spec), threading.Lock())
-            self._functions[logical_id] = found
-        return found
+        with self._functions_lock:
+            found = self._functions.get(logical_id)
+            if found is None:
+                found = self._functions[logical_id] = LocalFunction(self.sam.functions[logical_id])
+            return found
 
     def enable_in_process_jobs(self) -> None:
         """Run memory jobs through the worker handler unless a real queue is configured.

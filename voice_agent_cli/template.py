@@ -415,7 +415,7 @@ def load_sam_app(template_path: Path | None = None) -> SamApp:
 
 # --- loading handlers ------------------------------------------------------------------------
 
-_handlers: dict[tuple[Path, str], Callable[[dict, Any], Any]] = {}
+_handlers: dict[tuple[Path, str, int], Callable[[dict, Any], Any]] = {}
 _handlers_lock = threading.Lock()
 
 
@@ -425,8 +425,12 @@ def _module_name(spec: FunctionSpec, module_path: str) -> str:
     return f"_sam_function_{safe}"
 
 
-def load_handler(spec: FunctionSpec) -> Callable[[dict, Any], Any]:
-    """Import the function's handler as Lambda would, once per code dir and handler.
+def load_handler(spec: FunctionSpec, instance: int = 0) -> Callable[[dict, Any], Any]:
+    """Import the function's handler as Lambda would, once per code dir, handler and instance.
+
+    Each ``instance`` is a separate import of the handler module (its own module-level state,
+    such as a Powertools resolver), the way each Lambda execution environment has its own; the
+    layer package is shared, as a layer is by the instances of one process.
 
     The layer directories go onto ``sys.path`` (Lambda's ``/opt/python``); the code directory
     is on ``sys.path`` while the module is imported (Lambda's ``/var/task``) so that sibling
@@ -434,6 +438,7 @@ def load_handler(spec: FunctionSpec) -> Callable[[dict, Any], Any]:
 
     Args:
         spec: The function to load.
+        instance: Which instance (0 is the one `load_function_module` reads).
 
     Returns:
         The handler callable ``(event, context) -> response``.
@@ -441,7 +446,7 @@ def load_handler(spec: FunctionSpec) -> Callable[[dict, Any], Any]:
     Raises:
         TemplateError: The handler's module or attribute does not exist.
     """
-    key = (spec.code_dir, spec.handler)
+    key = (spec.code_dir, spec.handler, instance)
     with _handlers_lock:
         cached = _handlers.get(key)
         if cached is not None:
@@ -455,7 +460,8 @@ def load_handler(spec: FunctionSpec) -> Callable[[dict, Any], Any]:
         for layer in reversed(spec.layer_dirs):
             if str(layer) not in sys.path:
                 sys.path.insert(0, str(layer))
-        module = _import_from(source, _module_name(spec, module_path), spec.code_dir)
+        name = _module_name(spec, module_path) + (f"_{instance}" if instance else "")
+        module = _import_from(source, name, spec.code_dir)
         handler = getattr(module, attribute, None)
         if not callable(handler):
             raise TemplateError(f"{spec.logical_id}: {source} has no function {attribute!r}")

@@ -195,3 +195,21 @@ def test_dev_server_uses_a_dynamodb_table_when_memory_table_is_set(tmp_path):
         assert not (tmp_path / "memory.sqlite3").exists()
     finally:
         server.stop()
+
+
+def test_health_is_not_held_up_by_a_slow_mint_in_the_same_function(dev, fakes):
+    """Like Lambda, concurrent events get their own instance of a function."""
+    import threading
+
+    base, data_dir = dev
+    openai, _ = fakes
+    headers = auth(token_for(data_dir, "patient"))
+    openai.answer_next(200, {}, delay_s=3.0)  # the next mint hangs for 3 s upstream
+    minting = threading.Thread(target=lambda: httpx.post(
+        f"{base}/api/voice-agent", json={}, headers=headers, timeout=30))
+    minting.start()
+    time.sleep(0.5)  # the mint is now waiting on OpenAI inside SessionFunction
+    started = time.monotonic()
+    assert httpx.get(f"{base}/api/health", timeout=10).status_code == 200
+    assert time.monotonic() - started < 2.0
+    minting.join()
