@@ -1,5 +1,6 @@
-"""Speed and size of the memory feature: search latency by user size, add latency through the
-handler, bytes per memory and DynamoDB read units per search.
+"""Speed and size of the memory feature: search latency by user size (warm, and the first
+search after a write), add latency through the handler, bytes per memory and DynamoDB read
+units per search.
 
     uv run python benchmarks/memory_speed.py [--sizes 1000 10000 50000] [--queries 200]
 
@@ -31,7 +32,11 @@ from voice_agent.memory import service  # noqa: E402
 from voice_agent.memory.embedding import HashingEmbedder  # noqa: E402
 from voice_agent.memory.models import SearchMemoriesRequest  # noqa: E402
 from voice_agent.memory.store import (  # noqa: E402
+    AddMemory,
+    HistoryRecord,
     MemoryRecord,
+    RemoveMemory,
+    UpdateMemory,
     now_iso,
     text_hash,
 )
@@ -123,7 +128,47 @@ class FixedEmbedder:
         return np.tile(self._vector, (len(texts), 1))
 
 
-def _search_one_size(size: int, dims: int, query_texts: list[str], workdir: Path) -> str:
+def _write_then_search(store: SqliteMemoryStore, deps: service.MemoryDeps, size: int,
+                       dims: int, runs: int, query_texts: list[str]) -> tuple[float, float]:
+    """p50/p95 of the first search after one write (add, update, delete in turn)."""
+    rng = random.Random(size + 1)
+    np_rng = np.random.default_rng(size + 1)
+    user = "bench-user"
+    samples = []
+    for i in range(runs):
+        vector = np_rng.standard_normal(dims).astype(np.float32)
+        vector /= np.linalg.norm(vector)
+        body = f"{fact(rng)} (w{i})"
+        at = now_iso()
+        op = i % 3
+        if op == 0:  # add a new memory (its id lands anywhere in the id order)
+            memory_id = f"{rng.randrange(size):08d}w{i}"
+            record = MemoryRecord(memory_id, body, None, at, at, encode_vector(vector),
+                                  deps.embedder.id, dims, text_hash(body))
+            store.apply(user, AddMemory(record, HistoryRecord(memory_id, body, "ADD", at)),
+                        max_memories=size + runs)
+        else:
+            old = store.get_memory(user, f"{rng.randrange(size):08d}")
+            while old is None:
+                old = store.get_memory(user, f"{rng.randrange(size):08d}")
+            if op == 1:  # update an existing memory
+                record = MemoryRecord(old.id, body, None, old.created_at, at,
+                                      encode_vector(vector), deps.embedder.id, dims,
+                                      text_hash(body), old.revision + 1)
+                store.apply(user, UpdateMemory(record, old.revision, old.hash, HistoryRecord(
+                    old.id, body, "UPDATE", at, old.text)), max_memories=size + runs)
+            else:  # an LLM DELETE
+                store.apply(user, RemoveMemory(old.id, old.revision, old.hash, HistoryRecord(
+                    old.id, old.text, "DELETE", at, old.text)), max_memories=size + runs)
+        request = SearchMemoriesRequest(query=query_texts[i % len(query_texts)], limit=5)
+        started = time.perf_counter()
+        service.search_memories(user, request, deps)
+        samples.append(time.perf_counter() - started)
+    return percentiles(samples)
+
+
+def _search_one_size(size: int, dims: int, query_texts: list[str], workdir: Path,
+                     write_runs: int) -> str:
     store = SqliteMemoryStore(workdir / f"search-{size}-{dims}.sqlite3")
     fill(store, "bench-user", size, dims, seed=size)
     deps = service.MemoryDeps(store=store, embedder=FixedEmbedder(dims),
@@ -139,18 +184,21 @@ def _search_one_size(size: int, dims: int, query_texts: list[str], workdir: Path
     requests = iter([SearchMemoriesRequest(query=q, limit=5) for q in query_texts])
     warm = timed(lambda: service.search_memories("bench-user", next(requests), deps),
                  len(query_texts))
+    after_write = _write_then_search(store, deps, size, dims, write_runs, query_texts)
     service.reset_memory_deps()
     return (f"{size:>8} | {cold_ms:>18.0f} | {rank[0]:>8.2f} / {rank[1]:<8.2f} | "
-            f"{warm[0]:>8.2f} / {warm[1]:.2f}")
+            f"{warm[0]:>8.2f} / {warm[1]:<8.2f} | {after_write[0]:>8.2f} / {after_write[1]:.2f}")
 
 
-def bench_search(sizes: Sequence[int], queries: int, dims: int, workdir: Path) -> None:
+def bench_search(sizes: Sequence[int], queries: int, dims: int, workdir: Path,
+                 write_runs: int) -> None:
     print(f"\n## Search, one user, SQLite store, {dims}-dim int8 vectors, hybrid ranking")
-    print("memories | cold load+build ms | ranking p50/p95 ms | search_memories warm p50/p95 ms")
+    print("memories | cold load+build ms | ranking p50/p95 ms | search_memories warm p50/p95 ms"
+          f" | first search after one write p50/p95 ms ({write_runs} writes)")
     rng = random.Random(1)
     query_texts = [fact(rng) for _ in range(queries)]
     for size in sizes:
-        print(_search_one_size(size, dims, query_texts, workdir), flush=True)
+        print(_search_one_size(size, dims, query_texts, workdir, write_runs), flush=True)
 
 
 def bench_embedders(queries: int) -> None:
@@ -246,7 +294,8 @@ def bench_sizes(memories: int = 10_000) -> None:
         print(f"{label:<15} vector {vector_bytes:>5} B | item {item_bytes:>6.0f} B | "
               f"{memories} memories = {total_kb / 1024:.1f} MB → cold search "
               f"{strong} RCU strongly consistent ({strong / 2:.0f} eventually); "
-              f"warm search 1 RCU (META read)")
+              f"warm search 1 RCU (META read); first search after one write 3 RCU "
+              f"(META twice: version and change log, plus the changed memory)")
 
 
 def main() -> None:
@@ -255,6 +304,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--dims", type=int, nargs="+", default=[384, 1024])
     parser.add_argument("--add-runs", type=int, default=200)
+    parser.add_argument("--write-runs", type=int, default=30,
+                        help="writes, each followed by one timed search")
     args = parser.parse_args()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
@@ -262,7 +313,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for dims in args.dims:
-            bench_search(args.sizes, args.queries, dims, workdir)
+            bench_search(args.sizes, args.queries, dims, workdir, args.write_runs)
         bench_embedders(args.queries)
         bench_add(args.add_runs, workdir)
         bench_sizes()

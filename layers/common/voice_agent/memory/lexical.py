@@ -8,7 +8,6 @@ distinct query term.
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -90,8 +89,11 @@ def tokenize(text: str) -> list[str]:
 class BM25Index:
     """Okapi BM25 over a fixed list of documents.
 
-    Postings are stored per term as (document indices, precomputed term weights), so
-    scoring a query is a few scatter-adds into one score array.
+    Postings are one flat array per field, grouped by term (compressed sparse rows): the
+    documents of term ``t`` are ``_docs[_offsets[t]:_offsets[t + 1]]`` with their precomputed
+    term weights alongside, so scoring a query is a few scatter-adds into one score array.
+    Each document's terms are kept as (term ids, counts), so `reordered` can derive the index
+    of a slightly changed document list without tokenising the unchanged documents again.
     """
 
     def __init__(self, documents: Sequence[str], k1: float = BM25_K1, b: float = BM25_B) -> None:
@@ -102,28 +104,67 @@ class BM25Index:
             k1: Term-frequency saturation.
             b: Length normalisation strength.
         """
-        self._size = len(documents)
-        term_counts = [Counter(tokenize(text)) for text in documents]
-        lengths = np.array([sum(counts.values()) for counts in term_counts], dtype=np.float32)
-        average_length = float(lengths.mean()) if self._size and lengths.mean() > 0 else 1.0
+        self._k1, self._b = k1, b
+        self._vocab: dict[str, int] = {}
+        self._finish([self._encode(text) for text in documents])
+
+    def _encode(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The document's distinct term ids (adding new terms to the vocabulary) and counts."""
+        counts = Counter(tokenize(text))
+        vocab = self._vocab
+        ids = [vocab.setdefault(term, len(vocab)) for term in counts]
+        return (np.array(ids, dtype=np.int64),
+                np.array(list(counts.values()), dtype=np.float32))
+
+    def _finish(self, documents: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Computes the statistics and the postings of the encoded documents."""
+        k1, b = self._k1, self._b
+        self._documents = documents
+        self._size = size = len(documents)
+        self._vocab_size = vocab_size = len(self._vocab)
+        if documents:
+            terms = np.concatenate([terms for terms, _ in documents])
+            tf = np.concatenate([counts for _, counts in documents])
+        else:
+            terms, tf = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        per_doc = np.fromiter((t.size for t, _ in documents), dtype=np.int64, count=size)
+        doc_of = np.repeat(np.arange(size, dtype=np.int32), per_doc)
+        lengths = np.bincount(doc_of, weights=tf, minlength=size).astype(np.float32)
+        average_length = float(lengths.mean()) if size and lengths.mean() > 0 else 1.0
         # Per-document BM25 denominator part that does not depend on the term.
         length_norm = k1 * (1.0 - b + b * lengths / average_length)
 
-        postings: dict[str, tuple[list[int], list[float]]] = {}
-        for doc, counts in enumerate(term_counts):
-            for term, count in counts.items():
-                docs, freqs = postings.setdefault(term, ([], []))
-                docs.append(doc)
-                freqs.append(float(count))
+        order = np.argsort(terms, kind="stable")  # by term, documents ascending within a term
+        terms, docs, tf = terms[order], doc_of[order], tf[order]
+        df = np.bincount(terms, minlength=vocab_size)
+        offsets = np.zeros(vocab_size + 1, dtype=np.int64)
+        np.cumsum(df, out=offsets[1:])
+        # The "+1" idf variant (Lucene) stays positive for terms in most documents.
+        idf = np.log(1.0 + (size - df + 0.5) / (df + 0.5)).astype(np.float32)
+        self._offsets = offsets.tolist()
+        self._docs = docs
+        self._weights = (idf[terms] * tf * np.float32(k1 + 1.0)
+                         / (tf + length_norm[docs])).astype(np.float32)
 
-        self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for term, (docs, freqs) in postings.items():
-            doc_index = np.array(docs, dtype=np.int32)
-            tf = np.array(freqs, dtype=np.float32)
-            # The "+1" idf variant (Lucene) stays positive for terms in most documents.
-            idf = math.log(1.0 + (self._size - len(docs) + 0.5) / (len(docs) + 0.5))
-            weights = (idf * tf * (k1 + 1.0) / (tf + length_norm[doc_index])).astype(np.float32)
-            self._postings[term] = (doc_index, weights)
+    def reordered(self, documents: Sequence[int | str]) -> BM25Index:
+        """A new index over another document list, reusing this index's tokenised documents.
+
+        Args:
+            documents: Per new position, either the position of a document of this index
+                (reused as is) or a new text (tokenised now).
+
+        Returns:
+            An index equal to ``BM25Index`` built from the corresponding texts.
+        """
+        other = BM25Index.__new__(BM25Index)
+        other._k1, other._b = self._k1, self._b
+        # A copy: this index stays immutable for readers in other threads. Terms no document
+        # uses any more keep their ids; their postings are empty.
+        other._vocab = dict(self._vocab)
+        own = self._documents
+        other._finish([own[doc] if isinstance(doc, int) else other._encode(doc)
+                       for doc in documents])
+        return other
 
     def __len__(self) -> int:
         return self._size
@@ -139,9 +180,11 @@ class BM25Index:
         """
         result = np.zeros(self._size, dtype=np.float32)
         for term, count in Counter(tokenize(query)).items():
-            posting = self._postings.get(term)
-            if posting is not None:
-                doc_index, weights = posting
+            term_id = self._vocab.get(term)
+            if term_id is None or term_id >= self._vocab_size:
+                continue
+            start, end = self._offsets[term_id], self._offsets[term_id + 1]
+            if start < end:
                 # Document indices in one posting are unique, so plain fancy-index add is safe.
-                result[doc_index] += weights * count
+                result[self._docs[start:end]] += self._weights[start:end] * count
         return result

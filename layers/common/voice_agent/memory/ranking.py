@@ -8,8 +8,9 @@ items are still found lexically.
 
 from __future__ import annotations
 
+import heapq
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -115,6 +116,18 @@ def _vector_group(positions: list[int], vectors: list[np.ndarray | bytes]) -> _V
     return _VectorGroup(np.asarray(positions, dtype=np.int64), np.ascontiguousarray(matrix))
 
 
+def _checked_group(embedder_id: str, positions: list[int],
+                   vectors: list[np.ndarray | bytes]) -> _VectorGroup:
+    try:
+        return _vector_group(positions, vectors)
+    except ValueError as error:
+        raise ValueError(f"vectors of embedder {embedder_id!r} differ in dimension") from error
+
+
+def _is_sorted(ids: list[str]) -> bool:
+    return all(a < b for a, b in zip(ids, ids[1:], strict=False))
+
+
 def _top(scores: np.ndarray, candidates: np.ndarray, limit: int) -> list[tuple[int, float]]:
     """Best ``limit`` (position, score) among candidate positions, best first."""
     if limit <= 0 or candidates.size == 0:
@@ -161,18 +174,100 @@ class MemoryIndex:
             vectors.append(item.vector)
         vector_groups = {}
         for embedder_id, (positions, vectors) in grouped.items():
-            try:
-                vector_groups[embedder_id] = _vector_group(positions, vectors)
-            except ValueError as error:
-                raise ValueError(
-                    f"vectors of embedder {embedder_id!r} differ in dimension"
-                ) from error
+            vector_groups[embedder_id] = _checked_group(embedder_id, positions, vectors)
         return cls(
             ids=[item.id for item in items],
             updated_at=np.array([item.updated_at for item in items], dtype=np.float64),
             lexical=BM25Index([item.text for item in items]),
             vector_groups=vector_groups,
         )
+
+    def with_changes(self, upserts: Sequence[IndexItem],
+                     removals: Collection[str] = ()) -> MemoryIndex:
+        """A new index with some items replaced, added or removed; this one is unchanged.
+
+        Unchanged items keep their tokenised text and decoded vector, so the cost is a few
+        array copies instead of a full build. The result equals `build` over the changed item
+        list: an upsert replaces the item with its id in place, a new id is inserted in id
+        order when this index's ids are sorted (as the stores load them) and appended
+        otherwise.
+
+        Args:
+            upserts: New or changed items (ids unique).
+            removals: Ids to drop (unknown ids are ignored; an id also upserted is kept).
+
+        Raises:
+            ValueError: Vectors of one embedder id would differ in dimension.
+        """
+        changed = {item.id: item for item in upserts}
+        dropped = set(removals) - changed.keys()
+        # Per new position: the old position (reused) or a new item.
+        entries: list[tuple[str, int | IndexItem]] = [
+            (memory_id, changed.pop(memory_id, position))
+            for position, memory_id in enumerate(self._ids) if memory_id not in dropped
+        ]
+        if changed:
+            added = sorted(changed.items())
+            if _is_sorted(self._ids):
+                entries = list(heapq.merge(entries, added, key=lambda entry: entry[0]))
+            else:
+                entries.extend(added)
+        ids = [memory_id for memory_id, _ in entries]
+        sources = [source for _, source in entries]
+        old_groups = {
+            embedder_id: (group, np.full(len(self._ids), -1, dtype=np.int64))
+            for embedder_id, group in self._vector_groups.items()
+        }
+        for group, row_of in old_groups.values():
+            row_of[group.rows] = np.arange(group.rows.size)
+        updated_at = np.empty(len(entries), dtype=np.float64)
+        # Per embedder: new positions, old rows to copy (or -1) and vectors of new items.
+        grouped: dict[str, tuple[list[int], list[int], list[np.ndarray | bytes]]] = {}
+        embedder_of = self._embedder_of()
+        for position, source in enumerate(sources):
+            if isinstance(source, int):
+                embedder_id = embedder_of[source]
+                updated_at[position] = self._updated_at[source]
+                row = int(old_groups[embedder_id][1][source])
+                vector: np.ndarray | bytes | None = None
+            else:
+                embedder_id, row, vector = source.embedder_id, -1, source.vector
+                updated_at[position] = source.updated_at
+            group_positions, rows, vectors = grouped.setdefault(embedder_id, ([], [], []))
+            group_positions.append(position)
+            rows.append(row)
+            if vector is not None:
+                vectors.append(vector)
+        vector_groups = {}
+        for embedder_id, (group_positions, rows, vectors) in grouped.items():
+            if not vectors:
+                old = old_groups[embedder_id][0].matrix
+                matrix = old[np.asarray(rows, dtype=np.int64)]
+                vector_groups[embedder_id] = _VectorGroup(
+                    np.asarray(group_positions, dtype=np.int64), np.ascontiguousarray(matrix))
+                continue
+            fresh = _checked_group(embedder_id, list(range(len(vectors))), vectors).matrix
+            row_index = np.asarray(rows, dtype=np.int64)
+            reused = row_index >= 0
+            matrix = np.empty((row_index.size, fresh.shape[1]), dtype=np.float32)
+            if reused.any():
+                if old_groups[embedder_id][0].matrix.shape[1] != fresh.shape[1]:
+                    raise ValueError(
+                        f"vectors of embedder {embedder_id!r} differ in dimension")
+                matrix[reused] = old_groups[embedder_id][0].matrix[row_index[reused]]
+            matrix[~reused] = fresh
+            vector_groups[embedder_id] = _VectorGroup(
+                np.asarray(group_positions, dtype=np.int64), matrix)
+        lexical = self._lexical.reordered(
+            [source if isinstance(source, int) else source.text for source in sources])
+        return MemoryIndex(ids, updated_at, lexical, vector_groups)
+
+    def _embedder_of(self) -> list[str]:
+        embedder_of = [""] * len(self._ids)
+        for embedder_id, group in self._vector_groups.items():
+            for position in group.rows.tolist():
+                embedder_of[position] = embedder_id
+        return embedder_of
 
     def __len__(self) -> int:
         return len(self._ids)

@@ -287,8 +287,60 @@ def _reembed(user_id: str, records: list[MemoryRecord], deps: MemoryDeps) -> lis
     return result
 
 
+def _index_item(record: MemoryRecord) -> IndexItem:
+    return IndexItem(record.id, record.text, record.vector, record.embedder_id,
+                     _epoch(record.updated_at))
+
+
+def _catch_up(user_id: str, cached: _UserIndex, deps: MemoryDeps) -> _UserIndex | None:
+    """The cached index brought up to date from the store's change log, or None (reload).
+
+    Reads the log (one small read) and then only the memories it names; the index reuses the
+    tokenised texts and decoded vectors of everything else.
+    """
+    store = deps.store
+    changes = store.changes_since(user_id, cached.version)
+    if not changes:
+        return None  # the log cannot cover the gap (or there is nothing to catch up on)
+    last_event = {change.memory_id: change.event for change in changes}
+    upserts: list[MemoryRecord] = []
+    removals: list[str] = []
+    for memory_id, event in last_event.items():
+        # The current state: a memory changed again after the last logged version is caught
+        # up again when the log reaches that change (reading it twice is harmless).
+        record = None if event == "DELETE" else store.get_memory(user_id, memory_id)
+        if record is None:
+            removals.append(memory_id)
+        elif record.embedder_id != cached.embedder_id:
+            return None  # written by another embedder: the full load re-embeds it
+        else:
+            upserts.append(record)
+    index = cached.index.with_changes([_index_item(r) for r in upserts], removals)
+    records = dict(cached.records)
+    for memory_id in removals:
+        records.pop(memory_id, None)
+    records.update((r.id, r) for r in upserts)
+    return _UserIndex(changes[-1].version, cached.embedder_id, index, records)
+
+
+def _remember(user_id: str, entry: _UserIndex) -> None:
+    with _cache_lock:
+        current = _index_cache.get(user_id)
+        if current is not None and current.embedder_id == entry.embedder_id \
+                and current.version > entry.version:
+            return  # another thread cached a newer state meanwhile
+        _index_cache[user_id] = entry
+        _index_cache.move_to_end(user_id)
+        while len(_index_cache) > _CACHE_USERS:
+            _index_cache.popitem(last=False)
+
+
 def load_index(user_id: str, deps: MemoryDeps) -> tuple[MemoryIndex, dict[str, MemoryRecord]]:
-    """The user's search index, from the warm cache while the user's version is unchanged."""
+    """The user's search index, from the warm cache while the user's version is unchanged.
+
+    After a write, a warm index catches up from the store's change log (the changed memories
+    only); a cold cache, a gap the log does not cover, or an embedder switch reloads all.
+    """
     store, embedder_id = deps.store, deps.embedder.id
     version = store.version(user_id)
     with _cache_lock:
@@ -296,18 +348,17 @@ def load_index(user_id: str, deps: MemoryDeps) -> tuple[MemoryIndex, dict[str, M
         if cached and cached.version == version and cached.embedder_id == embedder_id:
             _index_cache.move_to_end(user_id)
             return cached.index, cached.records
+    if cached and cached.embedder_id == embedder_id and cached.version < version:
+        caught_up = _catch_up(user_id, cached, deps)
+        if caught_up is not None:
+            _remember(user_id, caught_up)
+            return caught_up.index, caught_up.records
     records = _reembed(user_id, store.load_memories(user_id), deps)
-    index = MemoryIndex.build([
-        IndexItem(r.id, r.text, r.vector, r.embedder_id, _epoch(r.updated_at)) for r in records
-    ])
+    index = MemoryIndex.build([_index_item(r) for r in records])
     by_id = {r.id: r for r in records}
     # A partly migrated index is not cached, so the next load re-embeds the next batch.
     if all(r.embedder_id == embedder_id for r in records):
-        with _cache_lock:
-            _index_cache[user_id] = _UserIndex(version, embedder_id, index, by_id)
-            _index_cache.move_to_end(user_id)
-            while len(_index_cache) > _CACHE_USERS:
-                _index_cache.popitem(last=False)
+        _remember(user_id, _UserIndex(version, embedder_id, index, by_id))
     return index, by_id
 
 

@@ -4,8 +4,10 @@ Everything of a user lives under that user's id and every method takes the user 
 an adapter never reads or writes across users, which is the isolation boundary of the feature.
 
 Writes go through `MemoryStore.apply`, one `Change` at a time. Each change is atomic: the
-memory, its history entry, the per-user version counter (which invalidates warm search caches)
-and, for the worker, an idempotency marker are written together or not at all. Texts are
+memory, its history entry, the per-user version counter (which invalidates warm search caches),
+a change-log entry naming the version and the memory changed (so a warm cache can catch up by
+reading only the changed memories, `MemoryStore.changes_since`) and, for the worker, an
+idempotency marker are written together or not at all. Texts are
 unique per user after normalisation (`normalise_text`): adding a text the user already has
 raises `DuplicateMemory` instead of storing it twice, even when two adds race.
 """
@@ -27,6 +29,7 @@ __all__ = [
     "DuplicateMemory",
     "HistoryRecord",
     "JobRecord",
+    "LoggedChange",
     "MemoryLimitReached",
     "MemoryRecord",
     "MemoryStore",
@@ -178,6 +181,21 @@ Change = AddMemory | UpdateMemory | RemoveMemory
 
 
 @dataclass(frozen=True, slots=True)
+class LoggedChange:
+    """One entry of a user's change log: the write that took the version counter to ``version``.
+
+    Attributes:
+        version: The user's version after the write.
+        event: ADD, UPDATE or DELETE (a user's final delete is a DELETE too).
+        memory_id: The memory written.
+    """
+
+    version: int
+    event: Event
+    memory_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class VectorUpdate:
     """A re-embedded vector for a memory whose text hash is still ``hash``."""
 
@@ -226,6 +244,20 @@ class MemoryStore(Protocol):
 
     def load_memories(self, user_id: str) -> list[MemoryRecord]:
         """Every memory of the user (with vectors), for building the search index."""
+        ...
+
+    def changes_since(self, user_id: str, version: int) -> list[LoggedChange] | None:
+        """The writes after ``version``, oldest first, numbered ``version + 1, version + 2, …``.
+
+        Every write that bumps the version logs itself in the same atomic write; the log keeps
+        only the most recent writes. The list may run past the version read just before (a
+        write landed meanwhile).
+
+        Returns:
+            The changes (empty if the version is still ``version``), or None when the log
+            cannot cover the gap (too many writes, or writes without a log entry): the caller
+            must reload everything.
+        """
         ...
 
     def get_memory(self, user_id: str, memory_id: str) -> MemoryRecord | None:

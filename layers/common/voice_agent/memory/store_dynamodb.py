@@ -6,7 +6,8 @@ Item layout (``PK`` = ``USER#<sub>`` for everything of a user)::
                                            emb, dims, hash, rev
     SK = HIST#<memory id>#<iso time>#<n>   memory, event, at, prev
     SK = JOB#<job id>                      body (JSON), expires_at (TTL, 7 days)
-    SK = META                              version (+1 on every write), count (memories)
+    SK = META                              version (+1 on every write), count (memories),
+                                           L0 … L15: change log ring, "<version>:<op>:<id>"
     SK = HASH#<text hash>                  mem: the memory holding that normalised text
     SK = DONE#<idempotency key>            expires_at (TTL, 7 days): a worker change applied
 
@@ -15,6 +16,12 @@ marker for worker changes), so nothing is ever half-written, the per-user count 
 (a condition on ``META.count``), a text is stored once per user (a condition on its ``HASH#``
 item) and concurrent writers are serialised by DynamoDB itself.
 Transaction conflicts between concurrent writers of one user are retried with jittered backoff.
+
+The change log lives in the ``META`` item itself: the write that takes the version to ``v``
+conditions on the version being ``v - 1`` and stores ``"<v>:<A|U|D>:<memory id>"`` in slot
+``L<v mod 16>``. So a warm cache at version ``v`` reads one item (``META``, under 1 KB) to learn
+which memories changed since, as long as fewer than 16 writes happened; a writer that lost the
+version race re-reads ``META`` and tries again.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from voice_agent.memory.store import (
     DuplicateMemory,
     HistoryRecord,
     JobRecord,
+    LoggedChange,
     MemoryLimitReached,
     MemoryRecord,
     RemoveMemory,
@@ -58,6 +66,11 @@ _THROTTLING_CODES = {
     "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
 }
 _CONFLICT_ATTEMPTS = 8  # concurrent adds of one user conflict on META; 8 tries ≈ 2 s worst case
+LOG_SLOTS = 16  # change-log entries kept in META (≈ 50 bytes each: META stays under 1 KB)
+_VERSION_ATTEMPTS = 40  # writers of one user racing for the next version; jittered backoff
+_KNOWN_VERSIONS = 4096  # users whose last seen version is remembered (saves a read per write)
+_OPS = {"ADD": "A", "UPDATE": "U", "DELETE": "D"}
+_EVENTS: dict[str, Any] = {op: event for event, op in _OPS.items()}
 _MEMORY_PROJECTION = "SK, #text, meta, created, updated, vec, emb, dims, #hash, rev"
 _MEMORY_NAMES = {"#text": "text", "#hash": "hash"}
 
@@ -168,6 +181,9 @@ class DynamoMemoryStore:
         """
         self.table_name = table_name
         self._client = client or make_dynamodb_client()
+        # Last version seen per user: the expected version of the next write. A wrong guess
+        # only costs a failed condition and one META read.
+        self._versions: dict[str, int] = {}
 
     # --- low level -----------------------------------------------------------------------
 
@@ -218,21 +234,65 @@ class DynamoMemoryStore:
                 raise _unavailable(error) from error
         raise AssertionError("unreachable")
 
-    def _meta_update(self, user_id: str, count_delta: int,
+    def _meta_update(self, user_id: str, count_delta: int, expected_version: int,
+                     event: str, memory_id: str,
                      max_memories: int | None = None) -> dict[str, Any]:
-        update: dict[str, Any] = {
+        """Takes META from ``expected_version`` to the next version and logs the write."""
+        version = expected_version + 1
+        values: dict[str, Any] = {
+            ":zero": _n(0), ":delta": _n(count_delta), ":version": _n(version),
+            ":entry": _s(f"{version}:{_OPS[event]}:{memory_id}"),
+        }
+        if expected_version:
+            condition = "version = :expected"
+            values[":expected"] = _n(expected_version)
+        else:
+            condition = "attribute_not_exists(version)"
+        if max_memories is not None:
+            condition = f"({condition}) AND (attribute_not_exists(#count) OR #count < :max)"
+            values[":max"] = _n(max_memories)
+        return {"Update": {
             "TableName": self.table_name,
             "Key": {"PK": _pk(user_id), "SK": _s("META")},
-            "UpdateExpression": "SET version = if_not_exists(version, :zero) + :one, "
-                                "#count = if_not_exists(#count, :zero) + :delta",
-            "ExpressionAttributeNames": {"#count": "count"},
-            "ExpressionAttributeValues": {":zero": _n(0), ":one": _n(1),
-                                          ":delta": _n(count_delta)},
-        }
-        if max_memories is not None:
-            update["ConditionExpression"] = "attribute_not_exists(#count) OR #count < :max"
-            update["ExpressionAttributeValues"][":max"] = _n(max_memories)
-        return {"Update": update}
+            "UpdateExpression": "SET version = :version, "
+                                "#count = if_not_exists(#count, :zero) + :delta, #slot = :entry",
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#count": "count",
+                                         "#slot": f"L{version % LOG_SLOTS}"},
+            "ExpressionAttributeValues": values,
+        }}
+
+    def _expected_version(self, user_id: str) -> int:
+        known = self._versions.get(user_id)
+        return self.version(user_id) if known is None else known
+
+    def _remember_version(self, user_id: str, version: int) -> None:
+        if len(self._versions) >= _KNOWN_VERSIONS:
+            self._versions.clear()
+        self._versions[user_id] = version
+
+    def _meta(self, user_id: str) -> dict[str, Any]:
+        item: dict[str, Any] = self._call(
+            "get_item", Key={"PK": _pk(user_id), "SK": _s("META")}, ConsistentRead=True,
+        ).get("Item") or {}
+        self._remember_version(user_id, int(item["version"]["N"]) if "version" in item else 0)
+        return item
+
+    def _lost_version_race(self, user_id: str, expected: int, attempt: int) -> bool:
+        """After META's condition failed: True (and a pause) if another write moved the version.
+
+        False means the version is still ``expected``, so the count limit failed.
+        """
+        if self._meta_version(self._meta(user_id)) == expected:
+            return False
+        if attempt + 1 == _VERSION_ATTEMPTS:
+            raise StoreUnavailable("concurrent writes of this user kept winning, try again")
+        time.sleep(random.uniform(0, min(0.1, 0.005 * 2**attempt)))
+        return True
+
+    @staticmethod
+    def _meta_version(item: dict[str, Any]) -> int:
+        return int(item["version"]["N"]) if "version" in item else 0
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -242,7 +302,27 @@ class DynamoMemoryStore:
             "get_item", Key={"PK": _pk(user_id), "SK": _s("META")},
             ProjectionExpression="version", ConsistentRead=True,
         ).get("Item")
-        return int(item["version"]["N"]) if item and "version" in item else 0
+        version = int(item["version"]["N"]) if item and "version" in item else 0
+        self._remember_version(user_id, version)
+        return version
+
+    def changes_since(self, user_id: str, version: int) -> list[LoggedChange] | None:
+        """See `MemoryStore.changes_since`: one strongly consistent read of ``META``."""
+        item = self._meta(user_id)
+        current = self._meta_version(item)
+        if current == version:
+            return []
+        if current < version or current - version > LOG_SLOTS:
+            return None
+        changes = []
+        for number in range(version + 1, current + 1):
+            entry = item.get(f"L{number % LOG_SLOTS}", {}).get("S", "")
+            logged, _, rest = entry.partition(":")
+            op, _, memory_id = rest.partition(":")
+            if logged != str(number) or op not in _EVENTS or not memory_id:
+                return None  # overwritten by a later write, or a write without a log entry
+            changes.append(LoggedChange(number, _EVENTS[op], memory_id))
+        return changes
 
     def load_memories(self, user_id: str) -> list[MemoryRecord]:
         """See `MemoryStore.load_memories`: one paginated Query of the user's partition."""
@@ -341,6 +421,19 @@ class DynamoMemoryStore:
         idempotency_key: str | None = None,
     ) -> None:
         """See `MemoryStore.apply`."""
+        for attempt in range(_VERSION_ATTEMPTS):
+            expected = self._expected_version(user_id)
+            if self._apply_once(user_id, change, expected, max_memories, idempotency_key,
+                                attempt):
+                self._remember_version(user_id, expected + 1)
+                return
+        raise AssertionError("unreachable")
+
+    def _apply_once(
+        self, user_id: str, change: Change, expected: int, max_memories: int,
+        idempotency_key: str | None, attempt: int,
+    ) -> bool:
+        """One attempt at the version after ``expected``; False if another write took it."""
         table = self.table_name
         # (role, transaction item); the role of a failed condition names the exception.
         items: list[tuple[str, dict[str, Any]]] = []
@@ -352,7 +445,8 @@ class DynamoMemoryStore:
                 "TableName": table, "Item": _memory_item(user_id, r),
                 "ConditionExpression": "attribute_not_exists(PK)",
             }}))
-            items.append(("limit", self._meta_update(user_id, +1, max_memories)))
+            items.append(("limit", self._meta_update(user_id, +1, expected, "ADD", r.id,
+                                                     max_memories)))
             items.append(("hash", self._hash_guard(user_id, r.hash, r.id)))
         elif isinstance(change, UpdateMemory):
             r = change.record
@@ -361,7 +455,7 @@ class DynamoMemoryStore:
                 "ConditionExpression": "rev = :rev",
                 "ExpressionAttributeValues": {":rev": _n(change.expected_revision)},
             }}))
-            items.append(("meta", self._meta_update(user_id, 0)))
+            items.append(("meta", self._meta_update(user_id, 0, expected, "UPDATE", r.id)))
             if r.hash != change.previous_hash:
                 new_hash = r.hash
                 items.append(("hash", self._hash_guard(user_id, r.hash, r.id)))
@@ -374,7 +468,8 @@ class DynamoMemoryStore:
                 "ConditionExpression": "rev = :rev",
                 "ExpressionAttributeValues": {":rev": _n(change.expected_revision)},
             }}))
-            items.append(("meta", self._meta_update(user_id, -1)))
+            items.append(("meta", self._meta_update(user_id, -1, expected, "DELETE",
+                                                    change.memory_id)))
             items.append(("release",
                           self._hash_release(user_id, change.hash, change.memory_id)))
         items.append(("history", {"Put": {"TableName": table,
@@ -388,7 +483,7 @@ class DynamoMemoryStore:
             }}))
         reasons = self._transact([item for _, item in items])
         if not reasons:
-            return
+            return True
         failed = {role for (role, _), code in zip(items, reasons, strict=False)
                   if code == "ConditionalCheckFailed"}
         if "done" in failed:
@@ -400,8 +495,11 @@ class DynamoMemoryStore:
             raise StaleMemory(memory_id)
         if "hash" in failed and new_hash is not None:
             raise DuplicateMemory(self._hash_owner(user_id, new_hash))
-        if "limit" in failed:
-            raise MemoryLimitReached(f"at most {max_memories} memories per user")
+        if failed & {"meta", "limit"}:
+            if self._lost_version_race(user_id, expected, attempt):
+                return False
+            if "limit" in failed:
+                raise MemoryLimitReached(f"at most {max_memories} memories per user")
         raise StoreUnavailable(f"DynamoDB transaction cancelled: {reasons}", retryable=True)
 
     def set_vectors(self, user_id: str, updates: Sequence[VectorUpdate]) -> None:
@@ -437,23 +535,32 @@ class DynamoMemoryStore:
         if memory is None and not keys:
             return False
         self._batch_delete(keys)
-        for _attempt in range(3):
+        changed = 0
+        for attempt in range(_VERSION_ATTEMPTS):
             if memory is None:
                 return True
+            expected = self._expected_version(user_id)
             reasons = self._transact([
                 # Conditional on the revision read, so the hash released is the current one.
                 {"Delete": {"TableName": self.table_name,
                             "Key": {"PK": _pk(user_id), "SK": _s(f"MEM#{memory_id}")},
                             "ConditionExpression": "rev = :rev",
                             "ExpressionAttributeValues": {":rev": _n(memory.revision)}}},
-                self._meta_update(user_id, -1),
+                self._meta_update(user_id, -1, expected, "DELETE", memory_id),
                 self._hash_release(user_id, memory.hash, memory_id),
             ])
             if not reasons:
+                self._remember_version(user_id, expected + 1)
                 return True
-            if reasons[0] != "ConditionalCheckFailed":
+            if "ConditionalCheckFailed" not in reasons:
                 raise StoreUnavailable(f"DynamoDB transaction cancelled: {reasons}")
-            memory = self.get_memory(user_id, memory_id)  # changed meanwhile: read it again
+            if reasons[0] == "ConditionalCheckFailed" or reasons[2] == "ConditionalCheckFailed":
+                changed += 1
+                if changed == 3:
+                    break
+                memory = self.get_memory(user_id, memory_id)  # changed meanwhile: read again
+            elif not self._lost_version_race(user_id, expected, attempt):
+                raise StoreUnavailable(f"DynamoDB transaction cancelled: {reasons}")
         raise StoreUnavailable("the memory kept changing during the delete")
 
     def _batch_delete(self, keys: list[dict[str, Any]]) -> None:

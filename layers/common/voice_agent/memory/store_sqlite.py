@@ -3,7 +3,9 @@
 One durable file in WAL mode. Each thread gets its own connection (the dev server is
 multi-threaded); every write runs in a ``BEGIN IMMEDIATE`` transaction, which serialises
 writers, so the count limit and the version counter stay exact under concurrent adds. Every
-statement filters by user id.
+statement filters by user id. Each version bump writes a ``memory_log`` row in the same
+transaction (the last `LOG_KEPT` are kept), so warm caches can catch up by reading only the
+memories changed since their version.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from voice_agent.memory.store import (
     DuplicateMemory,
     HistoryRecord,
     JobRecord,
+    LoggedChange,
     MemoryLimitReached,
     MemoryRecord,
     RemoveMemory,
@@ -57,11 +60,17 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE TABLE IF NOT EXISTS meta (
     user_id TEXT PRIMARY KEY, version INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS memory_log (
+    user_id TEXT NOT NULL, version INTEGER NOT NULL, event TEXT NOT NULL,
+    memory_id TEXT NOT NULL, PRIMARY KEY (user_id, version)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS applied (
     user_id TEXT NOT NULL, key TEXT NOT NULL, expires_at INTEGER,
     PRIMARY KEY (user_id, key)
 ) WITHOUT ROWID;
 """
+
+LOG_KEPT = 256  # change-log entries kept per user (older gaps reload everything)
 
 _MEMORY_COLUMNS = "id, text, meta, created_at, updated_at, vec, emb, dims, hash, rev"
 
@@ -137,12 +146,17 @@ class SqliteMemoryStore:
             db.execute("COMMIT")
 
     @staticmethod
-    def _bump(db: sqlite3.Connection, user_id: str) -> None:
-        db.execute(
+    def _bump(db: sqlite3.Connection, user_id: str, event: str, memory_id: str) -> None:
+        """Bumps the version and logs the write (inside the caller's transaction)."""
+        (version,) = db.execute(
             "INSERT INTO meta (user_id, version) VALUES (?, 1) "
-            "ON CONFLICT (user_id) DO UPDATE SET version = version + 1",
+            "ON CONFLICT (user_id) DO UPDATE SET version = version + 1 RETURNING version",
             (user_id,),
-        )
+        ).fetchone()
+        db.execute("INSERT OR REPLACE INTO memory_log (user_id, version, event, memory_id) "
+                   "VALUES (?, ?, ?, ?)", (user_id, version, event, memory_id))
+        db.execute("DELETE FROM memory_log WHERE user_id = ? AND version <= ?",
+                   (user_id, version - LOG_KEPT))
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -159,6 +173,26 @@ class SqliteMemoryStore:
             f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE user_id = ? ORDER BY id", (user_id,)
         ).fetchall()
         return [_memory(row) for row in rows]
+
+    def changes_since(self, user_id: str, version: int) -> list[LoggedChange] | None:
+        """See `MemoryStore.changes_since`."""
+        db = self._db()
+        current = self.version(user_id)
+        if current == version:
+            return []
+        if current < version:
+            return None
+        rows = db.execute(
+            "SELECT version, event, memory_id FROM memory_log WHERE user_id = ? AND version > ? "
+            "ORDER BY version", (user_id, version),
+        ).fetchall()
+        changes = [LoggedChange(int(row[0]), row[1], row[2]) for row in rows]
+        expected = range(version + 1, version + 1 + len(changes))
+        if len(changes) < current - version or any(
+                change.version != number for change, number in zip(changes, expected,
+                                                                   strict=True)):
+            return None  # a gap: writes without a log entry, or entries already trimmed
+        return changes
 
     def get_memory(self, user_id: str, memory_id: str) -> MemoryRecord | None:
         """See `MemoryStore.get_memory`."""
@@ -234,7 +268,11 @@ class SqliteMemoryStore:
                 if removed != 1:
                     raise StaleMemory(change.memory_id)
             self._add_history(db, user_id, change.history)
-            self._bump(db, user_id)
+            if isinstance(change, RemoveMemory):
+                self._bump(db, user_id, "DELETE", change.memory_id)
+            else:
+                event = "ADD" if isinstance(change, AddMemory) else "UPDATE"
+                self._bump(db, user_id, event, change.record.id)
 
     def _add(self, db: sqlite3.Connection, user_id: str, change: AddMemory,
              max_memories: int) -> None:
@@ -300,7 +338,7 @@ class SqliteMemoryStore:
                 "DELETE FROM history WHERE user_id = ? AND memory_id = ?", (user_id, memory_id)
             ).rowcount
             if removed:
-                self._bump(db, user_id)
+                self._bump(db, user_id, "DELETE", memory_id)
         return bool(removed or purged)
 
     def put_job(self, user_id: str, job: JobRecord) -> None:
