@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -30,23 +31,46 @@ def cli(*args: str, env: dict[str, str] | None = None,
                           capture_output=True, input=input_text, timeout=timeout)
 
 
+@dataclass
+class DevServer:
+    """A running `voice-agent dev` subprocess."""
+
+    base_url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def output(self) -> str:
+        """Everything the server printed so far."""
+        return self.log_path.read_text(errors="replace")
+
+
 @contextmanager
-def running_dev_server(data_dir: Path, env: dict[str, str] | None = None,
-                       startup_timeout_s: float = 60) -> Iterator[str]:
-    """Yield the base URL of a `voice-agent dev` process; stop it afterwards."""
+def dev_server_process(data_dir: Path, env: dict[str, str],
+                       startup_timeout_s: float = 60) -> Iterator[DevServer]:
+    """Start `voice-agent dev` on a free loopback port with exactly ``env``; stop it after.
+
+    Args:
+        data_dir: The server's ``--data-dir``.
+        env: The complete environment of the process (see `clean_process_env`).
+        startup_timeout_s: How long to wait for ``GET /api/health``.
+    """
     port = free_port()
-    process_env = {**os.environ, **(env or {})}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "voice_agent_cli.main", "dev", "--port", str(port),
-         "--data-dir", str(data_dir)],
-        cwd=REPO_ROOT, env=process_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # The server logs every request; a file (not a pipe nobody reads) can never fill up and
+    # block it.
+    log_path = data_dir / "dev-server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "voice_agent_cli.main", "dev", "--host", "127.0.0.1",
+             "--port", str(port), "--data-dir", str(data_dir)],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + startup_timeout_s
         while True:
             if process.poll() is not None:
-                output = process.stdout.read() if process.stdout else ""
+                output = log_path.read_text(errors="replace")
                 raise RuntimeError(f"voice-agent dev exited early:\n{output}")
             try:
                 if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
@@ -56,7 +80,7 @@ def running_dev_server(data_dir: Path, env: dict[str, str] | None = None,
             if time.monotonic() > deadline:
                 raise TimeoutError("voice-agent dev did not start")
             time.sleep(0.1)
-        yield base
+        yield DevServer(base, data_dir, process, log_path)
     finally:
         process.terminate()
         try:
@@ -64,3 +88,13 @@ def running_dev_server(data_dir: Path, env: dict[str, str] | None = None,
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def running_dev_server(data_dir: Path, env: dict[str, str] | None = None,
+                       startup_timeout_s: float = 60) -> Iterator[str]:
+    """Yield the base URL of a `voice-agent dev` process with this process's environment plus
+    ``env``; stop it afterwards."""
+    with dev_server_process(data_dir, {**os.environ, **(env or {})},
+                            startup_timeout_s) as server:
+        yield server.base_url
