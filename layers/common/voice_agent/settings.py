@@ -17,17 +17,19 @@ def _env(name: str, default: str | None = None) -> str | None:
 
 
 class Settings(BaseModel):
-    """Every environment variable the backend reads, with its default."""
+    """The environment variables of the HTTP functions, with their defaults.
+
+    The memory engine's own switches are read by the factories that use them, each in one
+    place: ``EMBEDDINGS``, ``EMBEDDING_MODEL_ID`` and ``EMBEDDING_DIMENSIONS`` by
+    :func:`voice_agent.memory.embedding.make_embedder`, ``MEMORY_QUEUE_URL`` by
+    :func:`voice_agent.memory.jobs.make_job_queue`.
+    """
 
     openai_base_url: str = "https://api.openai.com/v1"
     openai_timeout_s: float = Field(8.0, gt=0, le=10)
     tavily_base_url: str = "https://api.tavily.com"
     tavily_timeout_s: float = Field(8.0, gt=0, le=10)
     memory_table: str | None = None
-    memory_queue_url: str | None = None
-    embeddings: str | None = None
-    embedding_model_id: str = "amazon.titan-embed-text-v2:0"
-    embedding_dimensions: int = 1024
     memory_llm: str = "none"
     transcription_model: str = catalogue.DEFAULT_TRANSCRIPTION_MODEL
     session_ttl_s: int = Field(600, ge=10, le=7200)
@@ -45,13 +47,6 @@ class Settings(BaseModel):
         if value not in catalogue.TRANSCRIPTION_MODELS:
             allowed = ", ".join(catalogue.TRANSCRIPTION_MODELS)
             raise ValueError(f"TRANSCRIPTION_MODEL must be one of: {allowed}")
-        return value
-
-    @field_validator("embedding_dimensions")
-    @classmethod
-    def _titan_dimensions(cls, value: int) -> int:
-        if value not in (256, 512, 1024):
-            raise ValueError("EMBEDDING_DIMENSIONS must be 256, 512 or 1024")
         return value
 
     @property
@@ -74,10 +69,6 @@ def get_settings() -> Settings:
         "tavily_base_url": _env("TAVILY_BASE_URL"),
         "tavily_timeout_s": _env("TAVILY_TIMEOUT_S"),
         "memory_table": _env("MEMORY_TABLE"),
-        "memory_queue_url": _env("MEMORY_QUEUE_URL"),
-        "embeddings": _env("EMBEDDINGS"),
-        "embedding_model_id": _env("EMBEDDING_MODEL_ID"),
-        "embedding_dimensions": _env("EMBEDDING_DIMENSIONS"),
         "memory_llm": _env("MEMORY_LLM"),
         "transcription_model": _env("TRANSCRIPTION_MODEL"),
         "session_ttl_s": _env("SESSION_TTL_SECONDS"),
