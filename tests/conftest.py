@@ -171,3 +171,31 @@ def body_of(response: dict[str, Any]) -> Any:
 
 def unique_user() -> str:
     return f"user-{uuid.uuid4().hex[:8]}"
+
+
+# --- Loopback upstreams -----------------------------------------------------------------------
+
+OPENAI_TEST_KEY = "sk-test-secret-key"
+TAVILY_TEST_KEY = "tvly-secret"
+
+
+@pytest.fixture
+def openai(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The loopback OpenAI fake, with the backend pointed at it and a test key set."""
+    from tests.fakes.openai_realtime_api import FakeOpenAI
+
+    with FakeOpenAI() as fake:
+        monkeypatch.setenv("OPENAI_API_KEY", OPENAI_TEST_KEY)
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        yield fake
+
+
+@pytest.fixture
+def tavily(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The loopback Tavily fake, with the backend pointed at it and a test key set."""
+    from tests.fakes.tavily import FakeTavily
+
+    with FakeTavily() as fake:
+        monkeypatch.setenv("TAVILY_API_KEY", TAVILY_TEST_KEY)
+        monkeypatch.setenv("TAVILY_BASE_URL", fake.url)
+        yield fake

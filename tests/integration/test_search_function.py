@@ -4,17 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import body_of, http_event
-from tests.fakes.tavily import FakeTavily
+from tests.conftest import TAVILY_TEST_KEY, body_of, http_event
 from voice_agent.search.tavily import SNIPPET_CHARS, speakable
-
-
-@pytest.fixture
-def tavily(monkeypatch):
-    with FakeTavily() as fake:
-        monkeypatch.setenv("TAVILY_API_KEY", "tvly-secret")
-        monkeypatch.setenv("TAVILY_BASE_URL", fake.url)
-        yield fake
 
 
 def search(call_function, body):
@@ -36,7 +27,7 @@ def test_search_returns_answer_and_compact_results(tavily, call_function):
         (r["score"] for r in result["results"]), reverse=True)
     sent = tavily.requests[0]
     assert sent.path == "/search"
-    assert sent.headers["authorization"] == "Bearer tvly-secret"
+    assert sent.headers["authorization"] == f"Bearer {TAVILY_TEST_KEY}"
     assert sent.json()["max_results"] == 3 and sent.json()["include_answer"] is True
 
 

@@ -7,8 +7,7 @@ import logging
 
 import pytest
 
-from tests.conftest import body_of, http_event, unique_user
-from tests.fakes.openai_realtime_api import FakeOpenAI
+from tests.conftest import OPENAI_TEST_KEY, body_of, http_event, unique_user
 from voice_agent import catalogue
 
 # Fields the GA client-secrets endpoint accepts (from the official schema); anything else is
@@ -22,14 +21,6 @@ GA_TOOL = {"type", "name", "description", "parameters"}
 SEED_FIELDS = {"id", "model", "expires_at", "client_secret", "modalities", "instructions",
                "voice", "input_audio_format", "output_audio_format",
                "input_audio_transcription", "turn_detection", "tools", "realtime"}
-
-
-@pytest.fixture
-def openai(monkeypatch: pytest.MonkeyPatch):
-    with FakeOpenAI() as fake:
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret-key")
-        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
-        yield fake
 
 
 def mint(call_function, body=None, sub=None):
@@ -66,7 +57,7 @@ def test_mint_request_sent_to_openai_uses_only_ga_fields(openai, call_function):
     mint(call_function, {"model": "gpt-4-realtime", "voice": "marin"})
     (request,) = openai.requests
     assert request.path == "/v1/realtime/client_secrets"
-    assert request.headers["authorization"] == "Bearer sk-test-secret-key"
+    assert request.headers["authorization"] == f"Bearer {OPENAI_TEST_KEY}"
     sent = request.json()
     assert set(sent) <= GA_TOP_LEVEL
     assert sent["expires_after"] == {"anchor": "created_at", "seconds": 600}
@@ -165,12 +156,12 @@ def test_unreachable_openai_gives_504(call_function, monkeypatch):
 
 def test_api_key_never_appears_in_response_or_logs(openai, call_function, capsys, caplog):
     caplog.set_level(logging.DEBUG)
-    openai.answer_next(401, {"error": {"message": "Incorrect API key sk-test-secret-key"}})
+    openai.answer_next(401, {"error": {"message": f"Incorrect API key {OPENAI_TEST_KEY}"}})
     response = mint(call_function)
     ok = mint(call_function)
     captured = capsys.readouterr()
     everything = json.dumps([response, ok]) + captured.out + captured.err + caplog.text
-    assert "sk-test-secret-key" not in everything
+    assert OPENAI_TEST_KEY not in everything
 
 
 def test_rate_limit_returns_429_with_retry_after(openai, call_function, monkeypatch):

@@ -61,13 +61,10 @@ def assert_clean_error(response: dict[str, Any], *statuses: int) -> dict[str, An
 
 
 @pytest.fixture
-def openai(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
-    """The OpenAI fake, with a short minting timeout."""
-    with FakeOpenAI() as fake:
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-faults")
-        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
-        monkeypatch.setenv("OPENAI_TIMEOUT_S", "1")
-        yield fake
+def openai(openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> FakeOpenAI:
+    """The shared OpenAI fake, with a short minting timeout."""
+    monkeypatch.setenv("OPENAI_TIMEOUT_S", "1")
+    return openai
 
 
 def mint(call_function: Callable[..., dict[str, Any]]) -> dict[str, Any]:
@@ -117,13 +114,10 @@ def test_openai_garbage_answer_is_502(openai: FakeOpenAI, call_function: Any,
 
 
 @pytest.fixture
-def tavily(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTavily]:
-    """The Tavily fake, with a short timeout."""
-    with FakeTavily() as fake:
-        monkeypatch.setenv("TAVILY_API_KEY", "tvly-faults")
-        monkeypatch.setenv("TAVILY_BASE_URL", fake.url)
-        monkeypatch.setenv("TAVILY_TIMEOUT_S", "1")
-        yield fake
+def tavily(tavily: FakeTavily, monkeypatch: pytest.MonkeyPatch) -> FakeTavily:
+    """The shared Tavily fake, with a short timeout."""
+    monkeypatch.setenv("TAVILY_TIMEOUT_S", "1")
+    return tavily
 
 
 def search(call_function: Callable[..., dict[str, Any]]) -> dict[str, Any]:
