@@ -21,8 +21,8 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -193,13 +193,19 @@ def evaluate(
     prepared: Prepared,
     mode: SearchMode,
     weights: HybridWeights = DEFAULT_WEIGHTS,
+    only: Collection[int] | None = None,
 ) -> tuple[dict[int | str, Scores], list[float]]:
-    """Scores one mode; questions without any relevant fact cannot count and are skipped."""
+    """Scores one mode; questions without any relevant fact cannot count and are skipped.
+
+    ``only`` restricts the run to the conversations at those positions.
+    """
     per_question: dict[int | str, list[tuple[float, float, float]]] = defaultdict(list)
     search_ms = []
-    for conversation, index, vectors, now in zip(
+    for position, (conversation, index, vectors, now) in enumerate(zip(
         conversations, prepared.indexes, prepared.query_vectors, prepared.now, strict=True
-    ):
+    )):
+        if only is not None and position not in only:
+            continue
         for question, vector in zip(conversation.questions, vectors, strict=True):
             if not question.relevant:
                 continue
@@ -249,28 +255,71 @@ def print_table(title: str, results: dict[str, dict[int | str, Scores]]) -> None
         print(f"{label:<14}{first[key].count:>5}  {cells}")
 
 
+def weight_grid() -> list[HybridWeights]:
+    grid = []
+    for semantic, recency, episode, date in itertools.product(
+        np.arange(0.50, 0.85, 0.05), (0.0, 0.02, 0.05), (0.0, 0.2, 0.3, 0.4, 0.5, 0.6),
+        (0.0, 0.1, 0.2, 0.3, 0.4),
+    ):
+        lexical = 1.0 - semantic - recency
+        if lexical >= 0:
+            grid.append(HybridWeights(float(semantic), lexical, recency, 180.0, episode, date))
+    return grid
+
+
 def tune(conversations: Sequence[Conversation], prepared: Prepared) -> None:
     """Grid over fusion weights (recall@10, then recall@5); prints the best few."""
     grid = []
-    for semantic, recency in itertools.product(
-        np.arange(0.20, 0.85, 0.05), (0.0, 0.02, 0.05, 0.10)
-    ):
-        lexical = 1.0 - semantic - recency
-        if lexical < 0:
-            continue
-        for half_life in (30.0, 180.0):
-            if recency == 0 and half_life != 180.0:
-                continue
-            weights = HybridWeights(float(semantic), lexical, recency, half_life)
-            scores, _ = evaluate(conversations, prepared, "hybrid", weights)
-            grid.append((scores["all"].recall10, scores["all"].recall5, weights))
+    for weights in weight_grid():
+        scores, _ = evaluate(conversations, prepared, "hybrid", weights)
+        grid.append((scores["all"].recall10, scores["all"].recall5, weights))
     grid.sort(key=lambda row: (row[0], row[1]), reverse=True)
     print(f"\nFusion grid on {prepared.embedder_id} (best 12 of {len(grid)}, by R@10 then R@5):")
     for recall10, recall5, w in grid[:12]:
         print(
             f"  semantic={w.semantic:.2f} lexical={w.lexical:.2f} recency={w.recency:.2f} "
-            f"half_life={w.recency_half_life_days:>5.0f}d  R@10={recall10:.3f} R@5={recall5:.3f}"
+            f"episode={w.episode:.1f} date={w.date:.1f}  R@10={recall10:.4f} R@5={recall5:.4f}"
         )
+
+
+def cross_validate(conversations: Sequence[Conversation], prepared: Prepared) -> None:
+    """Leave one conversation out: tune on the others, score the held-out one.
+
+    Guards the tuned figure against fitting the dev questions: the held-out recall is what
+    weights chosen without seeing a conversation achieve on it.
+    """
+    grid = weight_grid()
+    positions = range(len(conversations))
+    # Per weights, per conversation: (sum of recall@10, scorable questions).
+    table = []
+    for weights in grid:
+        row = []
+        for position in positions:
+            scores, _ = evaluate(conversations, prepared, "hybrid", weights, only={position})
+            row.append((scores["all"].recall10 * scores["all"].count, scores["all"].count))
+        table.append(row)
+    held_out_sum = held_out_count = 0.0
+    print(f"\nLeave-one-conversation-out on {prepared.embedder_id} ({len(grid)} weightings):")
+    for held_out in positions:
+        def training_recall(row: list[tuple[float, int]], held_out: int = held_out) -> float:
+            kept = [cell for p, cell in enumerate(row) if p != held_out]
+            return sum(total for total, _ in kept) / max(sum(n for _, n in kept), 1)
+
+        best = max(range(len(grid)), key=lambda i: training_recall(table[i]))
+        total, count = table[best][held_out]
+        held_out_sum, held_out_count = held_out_sum + total, held_out_count + count
+        w = grid[best]
+        print(
+            f"  {conversations[held_out].sample_id}: tuned on the others semantic={w.semantic:.2f} "
+            f"episode={w.episode:.1f} date={w.date:.1f} -> held-out R@10 "
+            f"{total / max(count, 1):.3f} ({count} questions)"
+        )
+    bm25, _ = evaluate(conversations, prepared, "bm25")
+    held_out_recall = held_out_sum / max(held_out_count, 1)
+    print(
+        f"  held-out hybrid R@10 {held_out_recall:.3f} vs BM25 {bm25['all'].recall10:.3f} = "
+        f"{held_out_recall / bm25['all'].recall10:.2f}x"
+    )
 
 
 def ranking_latency(conversations: Sequence[Conversation], size: int, dims: int) -> None:
@@ -320,6 +369,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--export-texts", type=Path, help="write the fact and question texts as JSON and stop"
     )
     parser.add_argument("--tune", action="store_true", help="also grid-search fusion weights")
+    parser.add_argument(
+        "--cross-validate",
+        action="store_true",
+        help="also tune on all but one conversation and score the held-out one, for each",
+    )
     parser.add_argument(
         "--latency-size", type=int, default=10_000, help="memories in the latency test (0: skip)"
     )
@@ -379,8 +433,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"hybrid R@10 / BM25 R@10 = {hybrid:.3f} / {bm25:.3f} = {ratio:.2f}x "
             f"(target 1.2x: {verdict})"
         )
+        print("context boosts (hybrid R@10):", end="")
+        for label, weights in (
+            ("neither", replace(DEFAULT_WEIGHTS, episode=0.0, date=0.0)),
+            ("episodes only", replace(DEFAULT_WEIGHTS, date=0.0)),
+            ("dates only", replace(DEFAULT_WEIGHTS, episode=0.0)),
+            ("both", DEFAULT_WEIGHTS),
+        ):
+            scores, _ = evaluate(conversations, prepared, "hybrid", weights)
+            print(f"  {label} {scores['all'].recall10:.3f}", end="")
+        print()
         if args.tune:
             tune(conversations, prepared)
+        if args.cross_validate:
+            cross_validate(conversations, prepared)
     if args.latency_size > 0:
         for dims in (384, 1024):
             ranking_latency(conversations, args.latency_size, dims)

@@ -11,6 +11,7 @@ from tests.integration.memory_events import (  # noqa: F401 - fixtures
     call_memory,
     queue_fixture,
 )
+from voice_agent.memory import service
 
 
 def add_verbatim(sub: str, *texts: str, metadata: dict | None = None) -> list[dict]:
@@ -42,6 +43,29 @@ def test_add_verbatim_then_search_returns_metadata_exactly_best_first(backend):
     assert results[0]["metadata"] == metadata
     assert set(results[0]) == {"id", "memory", "score", "metadata", "created_at", "updated_at"}
     assert 0 <= results[1]["score"] <= results[0]["score"] <= 1
+
+
+def test_search_naming_a_day_puts_that_days_memory_first(backend, monkeypatch):
+    # Given three cinema visits stored on three days (the clock the service stamps with)
+    user = unique_user()
+    with monkeypatch.context() as clock:
+        for day, text in (("2024-03-01", "Went to the cinema with Ana"),
+                          ("2024-03-03", "Went to the cinema with Ana and Luis"),
+                          ("2024-03-20", "Went to the cinema")):
+            clock.setattr(service, "now_iso", lambda day=day: f"{day}T18:00:00.000000Z")
+            add_verbatim(user, text)
+
+    # When the user asks about one of the days, and then without a date
+    def first(query: str) -> dict:
+        status, result, _ = call_memory("POST", "/api/memory/search", {"query": query}, sub=user)
+        assert status == 200, result
+        return result["results"][0]
+
+    # Then that day's memory comes first, with its creation time
+    dated = first("What did I do on 3 March 2024?")
+    assert dated["memory"] == "Went to the cinema with Ana and Luis"
+    assert dated["created_at"].startswith("2024-03-03T18:00:00")
+    assert first("Did I go to the cinema?")["memory"] == "Went to the cinema"
 
 
 def test_add_string_message_stores_one_memory(backend):

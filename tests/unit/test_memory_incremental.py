@@ -328,7 +328,10 @@ def _item(rng: random.Random, memory_id: str, embedder: str = "e", dims: int = 8
         [rng.gauss(0, 1) for _ in range(dims)], dtype=np.float32))
     if not vector:
         vector = np.asarray([rng.gauss(0, 1) for _ in range(dims)], dtype=np.float32)
-    return IndexItem(memory_id, text(rng), vector, embedder, NOW - rng.random() * 1e7)
+    # Created in one of five conversations (so episodes form), changed at any time since.
+    created_at = NOW - 1e6 * rng.randrange(1, 6) - rng.random() * 600
+    updated_at = created_at + rng.random() * 1e5
+    return IndexItem(memory_id, text(rng), vector, embedder, updated_at, created_at)
 
 
 @pytest.mark.parametrize("seed", range(6))

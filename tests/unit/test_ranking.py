@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import statistics
 import time
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
 from voice_agent.memory.embedding import HashingEmbedder, LocalMiniLMEmbedder
 from voice_agent.memory.lexical import BM25Index, tokenize
-from voice_agent.memory.ranking import HybridWeights, IndexItem, MemoryIndex
+from voice_agent.memory.ranking import (
+    CONTENT_WEIGHTS,
+    DEFAULT_WEIGHTS,
+    EPISODE_GAP_SECONDS,
+    HybridWeights,
+    IndexItem,
+    MemoryIndex,
+)
 from voice_agent.memory.vectors import encode_vector
 
 DAY_S = 86_400.0
@@ -116,7 +125,8 @@ def test_items_of_another_embedder_are_never_compared_semantically() -> None:
     index = MemoryIndex.build(items)
 
     embedding_only = index.search("query", query_vector, "a:4", limit=5, mode="embedding", now=NOW)
-    hybrid = dict(index.search("query", query_vector, "a:4", limit=5, now=NOW))
+    hybrid = dict(index.search("query", query_vector, "a:4", limit=5, now=NOW,
+                               weights=CONTENT_WEIGHTS))
 
     # Then it is not in the embedding results at all, and in hybrid it gets no semantic credit
     assert [memory_id for memory_id, _ in embedding_only] == ["same-space"]
@@ -193,6 +203,110 @@ def test_hybrid_weights_must_be_a_convex_mix() -> None:
         HybridWeights(semantic=0.8, lexical=0.8, recency=0.0, recency_half_life_days=30)
     with pytest.raises(ValueError):
         HybridWeights(semantic=0.5, lexical=0.5, recency=0.0, recency_half_life_days=0)
+
+
+# --- context: episodes and dates ---------------------------------------------------------------
+
+
+def _timed_index(texts_and_times: list[tuple[str, float]]):
+    embedder = HashingEmbedder()
+    vectors = embedder.embed([text for text, _ in texts_and_times])
+    items = [
+        IndexItem(f"m{i}", text, vector, embedder.id, at, at)
+        for i, ((text, at), vector) in enumerate(zip(texts_and_times, vectors, strict=True))
+    ]
+    return MemoryIndex.build(items), embedder
+
+
+def _ids(index, embedder, query: str, weights=DEFAULT_WEIGHTS, limit: int = 5) -> list[str]:
+    vector = embedder.embed([query])[0]
+    return [m for m, _ in index.search(query, vector, embedder.id, limit, weights=weights,
+                                       now=NOW)]
+
+
+def _unit(cosine: float) -> np.ndarray:
+    """A vector with the given cosine to the query vector ``QUERY_AXIS``."""
+    return np.array([cosine, np.sqrt(1 - cosine**2), 0.0], dtype=np.float32)
+
+
+QUERY_AXIS = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+
+
+def _vector_ranking(cosines_and_times: list[tuple[float, float]],
+                    weights=DEFAULT_WEIGHTS) -> list[str]:
+    """Ranks memories that share no word with the query: only cosine, recency and context."""
+    index = MemoryIndex.build([
+        IndexItem(f"m{i}", f"memory{i}", _unit(cosine), "v:3", at, at)
+        for i, (cosine, at) in enumerate(cosines_and_times)
+    ])
+    return [m for m, _ in index.search("question", QUERY_AXIS, "v:3", 5, weights=weights,
+                                       now=NOW)]
+
+
+def test_memory_from_the_conversation_of_the_best_match_outranks_an_equal_stranger() -> None:
+    # Given a strong match, a weak one said minutes later in the same conversation, and a
+    # slightly less weak one from another day
+    trip = NOW - 30 * DAY_S
+    memories = [(0.9, trip), (0.30, trip + 300), (0.35, NOW - 2 * DAY_S)]
+
+    # When ranked without and with the episode boost
+    without = _vector_ranking(memories, replace(DEFAULT_WEIGHTS, episode=0.0))
+    with_episodes = _vector_ranking(memories)
+
+    # Then the conversation-mate of the best match moves ahead of the stranger
+    assert without == ["m0", "m2", "m1"]
+    assert with_episodes == ["m0", "m1", "m2"]
+
+
+def test_episodes_split_at_gaps_longer_than_half_an_hour() -> None:
+    start = NOW - 10 * DAY_S
+    just_inside = start + EPISODE_GAP_SECONDS - 1
+    memories = [
+        (0.9, start),
+        (0.30, just_inside),  # same conversation as m0
+        (0.35, just_inside + EPISODE_GAP_SECONDS + 1),  # the next one, so no boost
+        (0.32, just_inside + EPISODE_GAP_SECONDS + 60),  # same conversation as m2
+    ]
+
+    assert _vector_ranking(memories) == ["m0", "m1", "m2", "m3"]
+
+
+def test_memory_created_on_the_day_the_query_names_comes_first() -> None:
+    # Given the same kind of memory on three different days
+    days = [datetime(2024, 3, day, 18, tzinfo=UTC).timestamp() for day in (1, 3, 20)]
+    index, embedder = _timed_index([
+        ("Sam went to the cinema with Ana", days[0]),
+        ("Sam went to the cinema with Ana and Luis", days[1]),
+        ("Sam went to the cinema", days[2]),
+    ])
+
+    # When the question names one of the days, in any common form
+    for query in ("What did Sam do on 3 March 2024?", "what did Sam do on 2024-03-03",
+                  "What did Sam do on March 3rd, 2024?"):
+        # Then the memory created that day ranks first
+        assert _ids(index, embedder, query)[0] == "m1", query
+    # And without a date the most similar one does
+    assert _ids(index, embedder, "Did Sam go to the cinema?")[0] == "m2"
+
+
+def test_boosted_scores_stay_in_unit_range_and_best_first() -> None:
+    at = datetime(2024, 3, 3, 9, tzinfo=UTC).timestamp()
+    index, embedder = _timed_index([("Sam went to the cinema on 3 March 2024", at),
+                                    ("Sam ate popcorn at the cinema", at + 60)])
+    query = "Sam cinema 3 March 2024"
+
+    results = index.search(query, embedder.embed([query])[0], embedder.id, 5, now=NOW)
+
+    scores = [score for _, score in results]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= score <= 1.0 for score in scores)
+
+
+def test_content_weights_ignore_episodes_and_dates() -> None:
+    assert (CONTENT_WEIGHTS.episode, CONTENT_WEIGHTS.date) == (0.0, 0.0)
+    assert CONTENT_WEIGHTS.semantic == DEFAULT_WEIGHTS.semantic
+    with pytest.raises(ValueError):
+        replace(DEFAULT_WEIGHTS, episode=-0.1)
 
 
 # --- a real case from LoCoMo ------------------------------------------------------------------

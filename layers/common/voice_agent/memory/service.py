@@ -58,7 +58,7 @@ from voice_agent.memory.models import (
     SearchMemoriesResponse,
     SearchResult,
 )
-from voice_agent.memory.ranking import IndexItem, MemoryIndex
+from voice_agent.memory.ranking import CONTENT_WEIGHTS, IndexItem, MemoryIndex
 from voice_agent.memory.store import (
     AddMemory,
     AlreadyApplied,
@@ -289,7 +289,7 @@ def _reembed(user_id: str, records: list[MemoryRecord], deps: MemoryDeps) -> lis
 
 def _index_item(record: MemoryRecord) -> IndexItem:
     return IndexItem(record.id, record.text, record.vector, record.embedder_id,
-                     _epoch(record.updated_at))
+                     _epoch(record.updated_at), _epoch(record.created_at))
 
 
 def _catch_up(user_id: str, cached: _UserIndex, deps: MemoryDeps) -> _UserIndex | None:
@@ -584,7 +584,8 @@ def _plan(user_id: str, message: JobMessage, deps: MemoryDeps) -> dict[str, Any]
     if llm is not None and new_facts and records:
         for i in kept:
             for memory_id, _score in index.search(facts[i], vectors[i], embedder.id,
-                                                  CANDIDATES_PER_FACT):
+                                                  CANDIDATES_PER_FACT,
+                                                  weights=CONTENT_WEIGHTS):
                 if memory_id not in candidate_ids:
                     candidate_ids.append(memory_id)
     if candidate_ids:

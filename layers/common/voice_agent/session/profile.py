@@ -36,13 +36,15 @@ def budget_s() -> float:
 
 def load_profile(user_id: str) -> str | None:
     """The user's key facts as short lines, or None when nothing is known."""
+    from voice_agent.memory.ranking import CONTENT_WEIGHTS
     from voice_agent.memory.service import load_index, memory_deps
 
     deps = memory_deps()
     index, records = load_index(user_id, deps)
     if not records:
         return None
-    hits = index.search(PROFILE_QUERY, None, deps.embedder.id, MAX_FACTS)
+    hits = index.search(PROFILE_QUERY, None, deps.embedder.id, MAX_FACTS,
+                        weights=CONTENT_WEIGHTS)
     facts = [records[memory_id].text for memory_id, _ in hits if memory_id in records]
     if not facts:
         # Nothing matched the probe: the newest facts are the next best thing.
