@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
-import time
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -357,35 +355,24 @@ def test_hybrid_finds_rare_term_fact_that_pure_embedding_ranks_last() -> None:
 # --- speed ------------------------------------------------------------------------------------
 
 
-def test_ranking_10k_memories_is_fast() -> None:
-    # Given 10,000 memories of 12 words with 384-dim int8 vectors (ranking only: the query
-    # embedding is not part of this budget)
+def test_ranking_10k_memories_in_many_episodes_finds_the_planted_match() -> None:
+    # Given 10,000 memories of 12 random words with 384-dim int8 vectors, created over a year
+    # (thousands of episodes), and one memory whose words and vector match the query exactly.
+    # Speed is measured by benchmarks/memory_eval.py and memory_speed.py, not here.
     rng = np.random.default_rng(5)
     word_ids = rng.integers(0, 3000, size=(10_000, 12))
     vectors = rng.standard_normal((10_000, 384)).astype(np.float32)
+    created = NOW - rng.random(10_000) * 365 * DAY_S
+    texts = [" ".join(f"word{w}" for w in word_ids[i]) for i in range(10_000)]
+    planted = 4321
+    query_text, query_vector = texts[planted], vectors[planted]
     items = [
-        IndexItem(
-            f"m{i}",
-            " ".join(f"word{w}" for w in word_ids[i]),
-            encode_vector(vectors[i]),
-            "e",
-            NOW - i,
-        )
+        IndexItem(f"m{i}", texts[i], encode_vector(vectors[i]), "e", created[i], created[i])
         for i in range(10_000)
     ]
-    index = MemoryIndex.build(items)
-    queries = [
-        (" ".join(f"word{w}" for w in rng.integers(0, 3000, 6)), rng.standard_normal(384))
-        for _ in range(30)
-    ]
 
-    timings = []
-    for text, vector in queries:
-        started = time.perf_counter()
-        results = index.search(text, vector, "e", 10, now=NOW)
-        timings.append(time.perf_counter() - started)
-        assert len(results) == 10
+    results = MemoryIndex.build(items).search(query_text, query_vector, "e", 10, now=NOW)
 
-    # Then the median stays within the 10 ms budget, with headroom for a busy CI runner
-    # (benchmarks/memory_eval.py measures ~2 ms p50 on an idle 2-core machine)
-    assert statistics.median(timings) < 0.015
+    assert len(results) == 10
+    assert results[0][0] == f"m{planted}"
+    assert all(0.0 <= score <= 1.0 for _, score in results)
