@@ -77,7 +77,10 @@ API_TOOLS: Final[tuple[dict[str, Any], ...]] = (
         "Search the user's long-term memories. Call it at the start of every conversation "
         "(e.g. query 'user name, job, preferences, routines') and whenever the user refers to "
         "something personal or past.",
-        {"query": {"type": "string", "description": "What to look for."},
+        {"query": {"type": "string",
+                   "description": "What to look for. Name a date when the user asks about one "
+                                  "('3 March 2024', 'July 2024', 'yesterday'): memories from "
+                                  "that day rank first."},
          "limit": {"type": "integer", "minimum": 1, "maximum": 50,
                    "description": "How many memories to return (default 5)."}},
         ("query",),
