@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from voice_agent.memory.dates import mentioned_spans
+from voice_agent.memory.dates import MAX_SPANS, mentioned_spans
 
 # Wednesday 25 November 2026, 15:00 UTC.
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC).timestamp()
@@ -99,3 +99,9 @@ def test_several_dates_give_several_spans() -> None:
     assert any(at(2024, 3, 3) in span for span in spans)
     assert any(at(2024, 6, 15) in span for span in spans)
     assert any(at(2026, 11, 24) in span for span in spans)
+
+
+def test_a_query_full_of_dates_is_capped() -> None:
+    query = " ".join(f"{day} May 2024" for day in range(1, 29))
+
+    assert len(mentioned_spans(query, NOW)) == MAX_SPANS

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-__all__ = ["TimeSpan", "mentioned_spans"]
+__all__ = ["MAX_SPANS", "TimeSpan", "mentioned_spans"]
 
 _MONTHS = (
     "january", "february", "march", "april", "may", "june",
@@ -47,6 +47,9 @@ _YESTERDAY = re.compile(r"\b(yesterday|last night)\b", re.IGNORECASE)
 _DAYS_AGO = re.compile(r"\b(\d{1,2}|one|two|three|four|five|six)\s+days?\s+ago\b", re.I)
 _SMALL_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 
+# A question names a date or two; a query naming dozens is not one, and each span costs a pass
+# over the user's memories.
+MAX_SPANS = 8
 _DAY_S = 86_400.0
 _DAY_SLACK_S = _DAY_S
 
@@ -100,6 +103,8 @@ def _latest_occurrence(month: int, day: int, today: date) -> date | None:
 def mentioned_spans(text: str, now: float) -> list[TimeSpan]:
     """The days and months ``text`` names, as spans of unix seconds (empty when none).
 
+    At most `MAX_SPANS` are returned, days first.
+
     Args:
         text: A search query.
         now: The current time, unix seconds: the reference for "yesterday" and for days named
@@ -132,4 +137,4 @@ def mentioned_spans(text: str, now: float) -> list[TimeSpan]:
             days.append(today - timedelta(days=count))
     spans = [_day_span(day) for day in days if day is not None]
     spans += [_month_span(year, month) for year, month in months]
-    return spans
+    return spans[:MAX_SPANS]
