@@ -268,6 +268,30 @@ def test_extraction_skips_llm_decision_for_exact_duplicates(backend, queue, open
     assert len(openai.requests) == 1
 
 
+def test_near_duplicates_are_not_stored_twice(backend, queue, openai):
+    # Given a stored memory, and an extraction returning it reworded in punctuation only (a
+    # different text, so the exact-duplicate guard does not see it) plus one fact twice
+    user = unique_user()
+    add_verbatim(user, "Lives in Lisbon, Portugal")
+    openai.reply_with_tool("record_facts", {"facts": [
+        "Lives in Lisbon - Portugal", "Works at Acme as a data engineer",
+        "Works at Acme, as a data engineer"]})
+    openai.reply_with_tool("decide_memory_updates", {"decisions": [
+        {"fact": 0, "event": "ADD", "text": "Works at Acme as a data engineer"}]})
+
+    # When the job runs
+    queue_add(user, "I live in Lisbon and I'm a data engineer at Acme")
+    assert queue.deliver() == {"batchItemFailures": []}
+
+    # Then each fact is stored once (cosine >= 0.95 to a stored memory or to an earlier fact),
+    # and the LLM was asked about the one new fact only
+    assert sorted(memories_of(user)) == ["Lives in Lisbon, Portugal",
+                                        "Works at Acme as a data engineer"]
+    decision_prompt = openai.requests[1].json()["messages"][1]["content"]
+    assert "data engineer" in decision_prompt
+    assert "Lives in Lisbon - Portugal" not in decision_prompt
+
+
 def test_malformed_output_is_retried_once_then_succeeds(backend, queue, openai):
     user = unique_user()
     openai.reply_with_text("Sure! Sam works at Acme.")
