@@ -173,18 +173,18 @@ def test_make_embedder_defaults_to_bedrock_inside_lambda(monkeypatch: pytest.Mon
     embedder = make_embedder()
 
     assert isinstance(embedder, BedrockTitanEmbedder)
-    assert embedder.id == "titan-v2:1024"
-    assert embedder.dimensions == 1024
+    assert embedder.id == "titan-v2:512"
+    assert embedder.dimensions == 512
 
 
 def test_make_embedder_reads_model_and_dimensions(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EMBEDDINGS", "bedrock")
-    monkeypatch.setenv("EMBEDDING_DIMENSIONS", "512")
+    monkeypatch.setenv("EMBEDDING_DIMENSIONS", "1024")
     monkeypatch.setenv("EMBEDDING_MODEL_ID", "amazon.titan-embed-text-v2:0")
 
     embedder = make_embedder()
 
-    assert embedder.id == "titan-v2:512"
+    assert embedder.id == "titan-v2:1024"
     assert make_embedder() is embedder  # cached per (kind, model, dimensions)
 
 
