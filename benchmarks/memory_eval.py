@@ -7,6 +7,7 @@ hit@5 per mode (overall and per category) with timings, plus the ranking latency
 memories.
 
     uv run python benchmarks/memory_eval.py [--data PATH] [--embedder local|hashing ...] [--tune]
+                                             [--cross-validate]
 
 The data set is read from ``shared/data`` (CC BY-NC 4.0; see its README), never copied here.
 """

@@ -42,9 +42,11 @@ _DAY_MONTH = re.compile(rf"\b{_DAY}\s+(?:of\s+)?{_MONTH}\b", re.IGNORECASE)
 # "on July 4": the preposition keeps "May 5 friends came" from reading as a date.
 _MONTH_DAY = re.compile(rf"\b(?:on|since|from|until)\s+{_MONTH}\s+{_DAY}\b", re.IGNORECASE)
 _MONTH_YEAR = re.compile(rf"\b{_MONTH},?\s+{_YEAR}\b", re.IGNORECASE)
-_TODAY = re.compile(r"\b(today|tonight|this morning|this afternoon|this evening)\b", re.I)
+_TODAY = re.compile(r"\b(today|tonight|this morning|this afternoon|this evening)\b",
+                    re.IGNORECASE)
 _YESTERDAY = re.compile(r"\b(yesterday|last night)\b", re.IGNORECASE)
-_DAYS_AGO = re.compile(r"\b(\d{1,2}|one|two|three|four|five|six)\s+days?\s+ago\b", re.I)
+_DAYS_AGO = re.compile(r"\b(\d{1,2}|one|two|three|four|five|six)\s+days?\s+ago\b",
+                       re.IGNORECASE)
 _SMALL_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 
 # A question names a date or two; a query naming dozens is not one, and each span costs a pass
