@@ -85,8 +85,8 @@ async def run(args: argparse.Namespace) -> int:
         async with _desktop(desktop_client) as started:
             if started is None:
                 return 1
-            executor = DesktopExecutor(started, policy, TerminalConfirmer(lines), audit,
-                                       source="serve")
+            executor = DesktopExecutor(started, policy, TerminalConfirmer(
+                lines, timeout_s=policy.question_timeout_s), audit, source="serve")
             return await serve(executor, port=args.port,
                                origins=tuple(args.allow_origin or DEFAULT_ORIGINS))
 
@@ -115,7 +115,7 @@ async def run(args: argparse.Namespace) -> int:
     confirmer: Confirmer
     if args.text:
         text_lines = LineSource()
-        confirmer = TerminalConfirmer(text_lines)
+        confirmer = TerminalConfirmer(text_lines, timeout_s=policy.question_timeout_s)
     else:
         voice_confirmer = UtteranceConfirmer(wait_s=policy.confirm_wait_s)
         confirmer = voice_confirmer

@@ -83,13 +83,19 @@ def user_image(mime_type: str, data_b64: str, note: str) -> dict[str, Any]:
     ]})
 
 
-def response_create(*, instructions: str | None = None, out_of_band: bool = False
-                    ) -> dict[str, Any]:
-    """``response.create``; out-of-band responses are not added to the conversation."""
+def response_create(*, instructions: str | None = None, out_of_band: bool = False,
+                    metadata: dict[str, str] | None = None) -> dict[str, Any]:
+    """``response.create``; out-of-band responses are not added to the conversation.
+
+    ``metadata`` comes back on the response (``response.created``/``done``), so the bridge can
+    tell its own replies from the server's.
+    """
     event: dict[str, Any] = {"type": "response.create"}
     response: dict[str, Any] = {}
     if instructions:
         response["instructions"] = instructions
+    if metadata:
+        response["metadata"] = metadata
     if out_of_band:
         response["conversation"] = "none"
         response["tool_choice"] = "none"

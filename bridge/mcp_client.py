@@ -26,6 +26,8 @@ class DesktopTool:
     name: str
     description: str
     parameters: dict[str, Any]
+    # MCP annotations as the server sent them (readOnlyHint, destructiveHint, …).
+    annotations: dict[str, Any] = field(default_factory=dict)
 
     def as_function_tool(self) -> dict[str, Any]:
         """The GA realtime function-tool shape (flat; no ``strict``)."""
@@ -42,6 +44,15 @@ class ToolResult:
     text: str
     images: list[tuple[str, str]] = field(default_factory=list)
     is_error: bool = False
+
+
+def _annotations(tool: Any) -> dict[str, Any]:
+    raw = getattr(tool, "annotations", None)
+    if raw is None:
+        return {}
+    if hasattr(raw, "model_dump"):
+        return {k: v for k, v in raw.model_dump(by_alias=True).items() if v is not None}
+    return dict(raw) if isinstance(raw, dict) else {}
 
 
 def parse_header(value: str) -> tuple[str, str]:
@@ -141,7 +152,8 @@ class DesktopClient:
                 self._client = client
                 listing = await client.list_tools()
                 self.tools = [DesktopTool(t.name, t.description or t.name,
-                                          dict(t.input_schema or {})) for t in listing.tools]
+                                          dict(t.input_schema or {}), _annotations(t))
+                              for t in listing.tools]
                 self._ready.set_result(None)
                 await self._stop.wait()
         except Exception as exc:  # the SDK raises many kinds; all mean "not reachable"

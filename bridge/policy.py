@@ -1,49 +1,58 @@
-"""The safety policy: which desktop tool runs freely, which needs confirmation, which is off.
+"""The safety policy: which desktop calls run, which are asked about, which never run.
 
-Loaded from ``bridge/policy.default.toml`` and optionally overridden by the user's file
-(``--policy``). Decisions are made on canonical (current-generation) tool names and never
-depend on anything the model claims: an argument such as ``confirmed: true`` is ignored.
+Loaded from ``bridge/policy.default.toml`` and optionally a user's file (``--policy``). A call
+is decided from its effect (:mod:`bridge.effects`), never from what the model claims: arguments
+such as ``confirmed: true`` are stripped before anything looks at the call.
 """
 
 from __future__ import annotations
 
-import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from bridge import effects
+from bridge.effects import Effect, Focus, ToolFacts
+
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.default.toml")
 
 # Arguments a model might add to talk its way past confirmation; they are stripped before the
 # call and never consulted.
-SELF_CONFIRMATION_KEYS = frozenset({"confirmed", "confirm", "user_confirmed", "approved"})
+SELF_CONFIRMATION_KEYS = frozenset({"confirmed", "confirm", "user_confirmed", "approved",
+                                    "user_approved", "skip_confirmation", "no_confirm"})
 
 
 class Action(StrEnum):
-    """What the policy allows for one call."""
+    """What happens to one call."""
 
     ALLOW = "allow"
     CONFIRM = "confirm"
     DENY = "deny"
 
 
+TOOL_ACTIONS = ("auto", "allow", "confirm", "deny")
+_TOOL_KEYS = frozenset({"action", "timeout_s", "read_only_cmdlets"})
+_DEFAULT_KEYS = frozenset({"timeout_s", "slow_notice_s", "confirm_wait_s", "question_timeout_s",
+                           "focus_max_age_s"})
+
+
 @dataclass(frozen=True)
 class ToolRule:
-    """The policy entry of one tool."""
+    """The policy file's entry for one tool: ``auto`` decides by effect."""
 
-    action: Action
-    timeout_s: float
-    confirm_modes: frozenset[str] = frozenset()
-    allow_patterns: tuple[re.Pattern[str], ...] = ()
+    action: str = "auto"
+    timeout_s: float | None = None
 
 
 @dataclass(frozen=True)
 class Decision:
-    """The verdict on one call and a short reason for the audit log."""
+    """The verdict on one call, its effect class and a reason for the question and audit."""
 
     action: Action
+    effect: Effect
     reason: str
 
 
@@ -53,71 +62,118 @@ class PolicyError(ValueError):
 
 @dataclass
 class Policy:
-    """Per-tool rules plus defaults for tools the file does not list."""
+    """Effect classes → actions, per-tool overrides, the word lists and the timing knobs."""
 
-    default: ToolRule
-    rules: dict[str, ToolRule] = field(default_factory=dict)
+    classes: dict[Effect, Action]
+    rules: effects.Rules
+    tools: dict[str, ToolRule] = field(default_factory=dict)
+    default_timeout_s: float = 30.0
     slow_notice_s: float = 2.0
     confirm_wait_s: float = 15.0
+    question_timeout_s: float = 60.0
+    focus_max_age_s: float = 3.0
 
     @classmethod
     def load(cls, override: str | Path | None = None) -> Policy:
-        """Read the default policy, then apply ``override`` (tool by tool) if given.
+        """Read the default policy, then apply ``override`` key by key if given.
 
         Raises:
-            PolicyError: a file cannot be parsed or names an unknown action.
+            PolicyError: a file cannot be parsed or holds an unknown key or value.
         """
         data = _read(DEFAULT_POLICY_PATH)
         if override is not None:
-            extra = _read(Path(override))
-            data.setdefault("defaults", {}).update(extra.get("defaults", {}))
-            data.setdefault("tools", {}).update(extra.get("tools", {}))
+            data = merge(data, _read(Path(override)))
         return cls.from_dict(data)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Policy:
-        """Build a policy from the parsed TOML structure."""
-        defaults = data.get("defaults", {})
-        default = _rule(defaults, None, "defaults")
-        rules = {name: _rule(entry, default, name)
-                 for name, entry in data.get("tools", {}).items()}
-        return cls(default=default, rules=rules,
-                   slow_notice_s=float(defaults.get("slow_notice_s", 2.0)),
-                   confirm_wait_s=float(defaults.get("confirm_wait_s", 15.0)))
+    def from_dict(cls, data: Mapping[str, Any]) -> Policy:
+        """Build a policy from the parsed TOML structure (the default file's shape).
 
-    def rule(self, tool: str) -> ToolRule:
-        """The rule for a canonical tool name (the default for unknown tools)."""
-        return self.rules.get(tool, self.default)
+        Raises:
+            PolicyError: an unknown key, action or class.
+        """
+        defaults = dict(data.get("defaults", {}))
+        _check_keys(defaults, _DEFAULT_KEYS, "[defaults]")
+        classes = {Effect.RUNS_CODE: Action.CONFIRM, Effect.DESTROYS: Action.CONFIRM,
+                   Effect.READS_SECRETS: Action.CONFIRM, Effect.UNKNOWN: Action.CONFIRM,
+                   Effect.EVERYDAY: Action.ALLOW}
+        for name, value in data.get("classes", {}).items():
+            try:
+                classes[Effect(name)] = Action(value)
+            except ValueError as exc:
+                raise PolicyError(f"[classes] {name} = {value!r}: classes are "
+                                  f"{', '.join(e.value for e in Effect)}; actions are allow, "
+                                  "confirm or deny") from exc
+        tools: dict[str, ToolRule] = {}
+        cmdlets: list[str] = []
+        for name, entry in data.get("tools", {}).items():
+            _check_keys(entry, _TOOL_KEYS, f"[tools.{name}]")
+            action = entry.get("action", "auto")
+            if action not in TOOL_ACTIONS:
+                raise PolicyError(f"[tools.{name}] action must be one of "
+                                  f"{', '.join(TOOL_ACTIONS)}")
+            timeout = entry.get("timeout_s")
+            tools[name] = ToolRule(action, None if timeout is None else float(timeout))
+            if name == "PowerShell":
+                cmdlets = list(entry.get("read_only_cmdlets", ()))
+        try:
+            lists = effects.WordLists.from_dict(data.get("lists", {}))
+        except (TypeError, AttributeError) as exc:
+            raise PolicyError(f"[lists] entries must be lists of strings: {exc}") from exc
+        rules = effects.Rules(lists=lists,
+                              read_only_cmdlets=frozenset(c.casefold() for c in cmdlets))
+        try:
+            return cls(classes=classes, rules=rules, tools=tools,
+                       default_timeout_s=float(defaults.get("timeout_s", 30.0)),
+                       slow_notice_s=float(defaults.get("slow_notice_s", 2.0)),
+                       confirm_wait_s=float(defaults.get("confirm_wait_s", 15.0)),
+                       question_timeout_s=float(defaults.get("question_timeout_s", 60.0)),
+                       focus_max_age_s=float(defaults.get("focus_max_age_s", 3.0)))
+        except (TypeError, ValueError) as exc:
+            raise PolicyError(f"[defaults] values must be numbers: {exc}") from exc
 
     def timeout_s(self, tool: str) -> float:
         """How long a call of ``tool`` may take."""
-        return self.rule(tool).timeout_s
+        rule = self.tools.get(tool)
+        return rule.timeout_s if rule and rule.timeout_s is not None else self.default_timeout_s
 
-    def decide(self, tool: str, arguments: dict[str, Any]) -> Decision:
-        """Decide on one canonical call; ``arguments`` are what would be sent."""
-        rule = self.rule(tool)
-        if rule.action is Action.DENY:
-            return Decision(Action.DENY, f"{tool} is disabled by the policy")
-        mode = arguments.get("mode")
-        if isinstance(mode, str) and mode in rule.confirm_modes:
-            return Decision(Action.CONFIRM, f"{tool} mode {mode} needs confirmation")
-        if rule.action is Action.CONFIRM:
-            command = arguments.get("command")
-            if isinstance(command, str) and _allow_listed(command.strip(), rule.allow_patterns):
-                return Decision(Action.ALLOW, "command matches the allow-list")
-            return Decision(Action.CONFIRM, f"{tool} needs confirmation")
-        return Decision(Action.ALLOW, "allowed by the policy")
+    def needs_focus(self, tool: str, arguments: Mapping[str, Any]) -> bool:
+        """Whether deciding this step needs to know the focused window."""
+        rule = self.tools.get(tool, ToolRule())
+        return rule.action == "auto" and effects.needs_focus(tool, arguments, self.rules)
+
+    def decide(self, tool: str, arguments: Mapping[str, Any], *, focus: Focus = effects.NO_FOCUS,
+               facts: ToolFacts | None = None) -> Decision:
+        """Decide on one canonical step (current tool name, arguments as they would be sent)."""
+        rule = self.tools.get(tool, ToolRule())
+        if rule.action == "deny":
+            return Decision(Action.DENY, Effect.UNKNOWN, f"{tool} is switched off in the policy")
+        if rule.action == "allow":
+            return Decision(Action.ALLOW, Effect.EVERYDAY,
+                            f"{tool} is allowed unasked by the policy file")
+        assessment = effects.assess(tool, arguments, self.rules, focus=focus, facts=facts)
+        action = self.classes[assessment.effect]
+        if rule.action == "confirm" and action is Action.ALLOW:
+            action = Action.CONFIRM
+        return Decision(action, assessment.effect, assessment.reason)
 
 
-# A pattern such as `^Get-Process( |$)` must not let `Get-Process; Remove-Item …` through:
-# commands that chain, pipe, redirect or substitute are never allow-listed.
-_CHAINING = re.compile(r"[;|&`<>\n\r]|\$\(|@\(")
+def merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``extra`` over ``base``: tables merge key by key, lists and values replace."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
 
 
-def _allow_listed(command: str, patterns: tuple[re.Pattern[str], ...]) -> bool:
-    if not command or _CHAINING.search(command):
-        return False
-    return any(p.search(command) for p in patterns)
+def _check_keys(entry: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        raise PolicyError(f"{where}: unknown key(s) {', '.join(unknown)} (allowed: "
+                          f"{', '.join(sorted(allowed))})")
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -126,20 +182,3 @@ def _read(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise PolicyError(f"cannot read the policy file {path}: {exc}") from exc
-
-
-def _rule(entry: dict[str, Any], base: ToolRule | None, where: str) -> ToolRule:
-    try:
-        action = Action(entry.get("action", base.action if base else "confirm"))
-    except ValueError as exc:
-        raise PolicyError(f"{where}: action must be allow, confirm or deny") from exc
-    try:
-        patterns = tuple(re.compile(p) for p in entry.get("allow_patterns", ()))
-    except re.error as exc:
-        raise PolicyError(f"{where}: bad allow_patterns entry: {exc}") from exc
-    return ToolRule(
-        action=action,
-        timeout_s=float(entry.get("timeout_s", base.timeout_s if base else 30.0)),
-        confirm_modes=frozenset(entry.get("confirm_modes", ())),
-        allow_patterns=patterns,
-    )

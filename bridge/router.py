@@ -79,6 +79,9 @@ class ToolRouter:
         if kind == "desktop":
             outcome = await self.desktop.run(call.name, arguments)
             return ToolOutcome(outcome.text, outcome.is_error, "desktop", outcome.images)
+        if self.desktop.client is not None:
+            # A misspelt or invented desktop name: never run, but audited like any refusal.
+            self.desktop.refuse_unknown(call.name, arguments)
         return _error(f"unknown tool {call.name!r}; use only the tools in the session", kind)
 
     async def _run_api(self, name: str, arguments: dict[str, Any]) -> ToolOutcome:

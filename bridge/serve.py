@@ -1,9 +1,10 @@
 """``--serve``: the desktop tools over HTTP for the web client, on 127.0.0.1 only.
 
 A browser page can reach loopback servers, so the endpoint needs more than a loopback bind:
-every request must carry the pairing token printed at start (``X-Pairing-Token``, compared in
-constant time) and come from an allowed ``Origin``; CORS preflight is answered for those
-origins only. Calls go through the same policy; confirmations are asked in this terminal.
+every request must name a loopback ``Host`` (a DNS-rebinding page names its own), carry the
+pairing token printed at start (``X-Pairing-Token``, compared in constant time) and come from an
+allowed ``Origin``; CORS preflight is answered for those origins only. Calls go through the same
+policy and the same questions; confirmations are asked in this terminal.
 """
 
 from __future__ import annotations
@@ -29,6 +30,17 @@ _CORS_HEADERS = {"Access-Control-Allow-Methods": "GET, POST, OPTIONS",
                  "Access-Control-Max-Age": "600", "Vary": "Origin"}
 
 Handler = Callable[[Request], Awaitable[Response]]
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether a ``Host`` header names this machine's loopback interface (any port)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        name = host.split("]", 1)[0] + "]"
+    else:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return name in LOOPBACK_HOSTS
 
 
 def create_app(executor: DesktopExecutor, token: str, origins: tuple[str, ...]) -> Starlette:
@@ -40,6 +52,11 @@ def create_app(executor: DesktopExecutor, token: str, origins: tuple[str, ...]) 
 
     def guarded(handler: Handler) -> Handler:
         async def wrapper(request: Request) -> Response:
+            # DNS rebinding: a page on attacker.example that resolves to 127.0.0.1 reaches
+            # this port with its own Host; only loopback names are ours.
+            if not is_loopback_host(request.headers.get("host", "")):
+                return JSONResponse({"error": "Host must be a loopback name (localhost, "
+                                              "127.0.0.1 or [::1])"}, status_code=421)
             origin = request.headers.get("origin", "")
             if origin not in allowed:
                 return JSONResponse({"error": "origin not allowed"}, status_code=403)
@@ -60,6 +77,10 @@ def create_app(executor: DesktopExecutor, token: str, origins: tuple[str, ...]) 
         return JSONResponse({"tools": tools})
 
     async def call_tool(request: Request) -> Response:
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            return JSONResponse({"error": "Content-Type must be application/json"},
+                                status_code=415)
         try:
             body = await request.json()
         except ValueError:
@@ -70,9 +91,6 @@ def create_app(executor: DesktopExecutor, token: str, origins: tuple[str, ...]) 
             return JSONResponse({"error": "name: required (a tool name)"}, status_code=422)
         if not isinstance(arguments, dict):
             return JSONResponse({"error": "arguments: must be an object"}, status_code=422)
-        if not executor.handles(name):
-            return JSONResponse({"output": f"error: unknown desktop tool {name!r}",
-                                 "is_error": True})
         outcome = await executor.run(name, arguments)
         return JSONResponse({"output": outcome.text, "is_error": outcome.is_error})
 

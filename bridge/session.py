@@ -32,6 +32,12 @@ from bridge.status import Metrics, StatusLine
 
 SLOW_NOTICE = ("A tool ({tool}) is still running. In one short sentence tell the user you are "
                "working on it. Do not call any tool.")
+# The bridge's confirmation question, read out as the bridge wrote it: the model only lends its
+# voice. The markers let the exact text be found again (and the fake server in the tests).
+QUESTION_INSTRUCTIONS = ("Read the text between the two lines of dashes to the user, word for "
+                         "word, and say nothing else. Do not answer it, do not add to it and do "
+                         "not call any tool.\n---\n{question}\n---")
+QUESTION_KEY = "bridge_question"
 
 
 @dataclass
@@ -113,6 +119,11 @@ class Conversation:
         self._speech_stopped_at: float | None = None
         self._awaiting_first_audio = False
         self._audio_item: tuple[str, float, int] | None = None  # item id, first delta, bytes
+        self._questions: dict[str, asyncio.Future[float | None]] = {}  # key → spoken at
+        self._question_responses: dict[str, str] = {}  # response id → question key
+        self._answer_wanted = False  # a spoken question waits for the user's answer
+        if voice_confirmer is not None:
+            voice_confirmer.speak = self.say_exactly
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -278,6 +289,33 @@ class Conversation:
             return False
         return True
 
+    async def say_exactly(self, text: str) -> float | None:
+        """Have the assistant read ``text`` out word for word (a confirmation question).
+
+        Returns:
+            ``time.monotonic()`` once the reply is complete (answers must start after it), or
+            None when it could not be asked (no reply within the idle wait, or cut off).
+        """
+        self._event_counter += 1
+        key = f"q{self._event_counter}"
+        spoken: asyncio.Future[float | None] = asyncio.get_running_loop().create_future()
+        self._questions[key] = spoken
+        self.status.clear()
+        print(f"\n{text}", file=self.err, flush=True)  # the exact words, also on screen
+        try:
+            await self._request_response(instructions=QUESTION_INSTRUCTIONS.format(question=text),
+                                         out_of_band=True, metadata={QUESTION_KEY: key})
+            async with asyncio.timeout(self.settings.idle_wait_s):
+                asked_at = await spoken
+        except TimeoutError:
+            return None
+        finally:
+            self._questions.pop(key, None)
+        if asked_at is not None:
+            self._answer_wanted = True
+            await self._notify()
+        return asked_at
+
     async def _request_response(self, **options: Any) -> None:
         """Send ``response.create`` once no other response is active (one at a time)."""
         try:
@@ -309,12 +347,16 @@ class Conversation:
         while True:
             # A turn ends before the next line is read, so a confirmation question asked
             # during the turn gets the next typed line as its answer.
+            # A spoken question (voice confirmations) takes the next line as its answer even
+            # though its tool call is still open.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.settings.end_wait_s * 6), self._state:
-                    await self._state.wait_for(lambda: self._idle() and not self._switching)
+                    await self._state.wait_for(lambda: (self._idle() or self._answer_wanted)
+                                               and not self._switching)
             if self._ended.is_set():
                 return
             line = await self.lines.readline()
+            self._answer_wanted = False
             if line is None or self._ended.is_set():
                 return
             if not line.strip():
@@ -365,6 +407,10 @@ class Conversation:
 
     async def _on_response_created(self, event: dict[str, Any]) -> None:
         self._response_requests.clear()  # accepted: errors can no longer refer to them
+        response = event.get("response") or {}
+        key = (response.get("metadata") or {}).get(QUESTION_KEY)
+        if key in self._questions:
+            self._question_responses[response.get("id", "")] = key
         self._response_active = True
         self.status.set("thinking")
         await self._notify()
@@ -434,6 +480,12 @@ class Conversation:
     async def _on_response_done(self, event: dict[str, Any]) -> None:
         response = event.get("response") or {}
         self._response_active = False
+        key = self._question_responses.pop(response.get("id", ""), None)
+        question = self._questions.get(key or "")
+        if question is not None and not question.done():
+            # Cut off (barge-in) or failed: the user did not hear the whole question.
+            question.set_result(time.monotonic() if response.get("status") == "completed"
+                                else None)
         if response.get("status") == "failed":
             details = (response.get("status_details") or {}).get("error") or {}
             self.status.clear()

@@ -350,10 +350,14 @@ class FakeRealtime:
         if self.reply_delay_s:
             await asyncio.sleep(self.reply_delay_s)
         response_id = self._next_id("resp")
-        await self._send(ws, {"type": "response.created",
-                              "response": {"id": response_id, "status": "in_progress"}})
+        metadata = options.get("metadata")
+        await self._send(ws, {"type": "response.created", "response": {
+            "id": response_id, "status": "in_progress", "metadata": metadata}})
         if options.get("conversation") == "none":
-            calls, text = [], "One moment, I'm still working on it."
+            # Text between dashed lines is to be read out word for word (the bridge's
+            # confirmation questions); a bare out-of-band request is the slow-tool notice.
+            quoted = re.search(r"\n---\n(.*)\n---", options.get("instructions") or "", re.S)
+            calls, text = [], quoted.group(1) if quoted else "One moment, I'm still working on it."
         else:
             calls, text = self._plan(session)
         output = []
@@ -394,7 +398,7 @@ class FakeRealtime:
                 session.items.append({"type": "message", "role": "assistant", "id": item_id,
                                       "content": [{"type": "output_text", "text": text}]})
         await self._send(ws, {"type": "response.done", "response": {
-            "id": response_id, "status": "completed", "output": output}})
+            "id": response_id, "status": "completed", "output": output, "metadata": metadata}})
 
     async def _audio_reply(self, ws: ServerConnection, session: FakeSession) -> None:
         """Stream a long spoken reply (so a barge-in has something to interrupt)."""
