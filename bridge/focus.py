@@ -57,8 +57,10 @@ def parse_snapshot(text: str) -> Focus | None:
         block = text[match.end():end]
         # A section ends at the first blank line after its content.
         block = re.split(r"\n\s*\n(?=\s*\S)", block.strip("\n"), maxsplit=1)[0]
-        sections[match.group(1).split()[0].lower() + "_" + match.group(1).split()[1].lower()] = \
-            _rows(block)
+        # The first section of each kind is the server's; a later one is screen text (a web
+        # page can contain the words "Focused Window:").
+        title = match.group(1).lower().replace(" ", "_")
+        sections.setdefault(title, _rows(block))
     focused_rows = sections.get("focused_window", sections.get("focused_app", []))
     opened = sections.get("opened_windows", sections.get("opened_apps", []))
     focused = focused_rows[0] if focused_rows else None

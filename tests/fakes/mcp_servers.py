@@ -33,6 +33,7 @@ from typing import Any
 
 from mcp.server.mcpserver import Image, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
 
 # A 1×1 transparent PNG: enough for the bridge to see an image content item.
 PNG_1X1 = base64.b64decode(
@@ -63,6 +64,42 @@ def read_calls(path: str | Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line]
 
 
+@dataclass
+class Scene:
+    """The desktop the fake reports in its Snapshot: the focused window and the open ones."""
+
+    focused: str = "Untitled - Notepad"
+    opened: tuple[str, ...] = ("Untitled - Notepad", "Google Chrome")
+
+
+def _table(names: list[str]) -> str:
+    """Windows-MCP 0.8.x's ``tabulate(..., tablefmt="simple")`` window table."""
+    width = max([len("Name"), *(len(n) for n in names)])
+    lines = [f"{'Name':<{width}}    Depth  Status      Width    Height    Handle",
+             f"{'-' * width}  -------  --------  -------  --------  --------"]
+    lines += [f"{n:<{width}}        0  Normal       1280       720    {131072 + i}"
+              for i, n in enumerate(names)]
+    return "\n".join(lines)
+
+
+def snapshot_text(scene: Scene) -> str:
+    """A Snapshot answer in Windows-MCP 0.8.x's layout (see windows_mcp/tools/_snapshot_helpers)."""
+    focused = _table([scene.focused]) if scene.focused else "No active window found"
+    return (f"Cursor Position: (640,360)\nActive Desktop:\nDesktop 1\n\nAll Desktops:\nDesktop 1"
+            f"\n\nFocused Window:\n{focused}\n\nOpened Windows:\n{_table(list(scene.opened))}"
+            "\n\nUI Tree:\n1 Button 'Save' (100,200)")
+
+
+def state_text(scene: Scene) -> str:
+    """A State-Tool answer in the ``*-Tool`` generations' layout (``Focused App:``)."""
+    def row(name: str) -> str:
+        return f"Name: {name} Depth: 0 Status: Normal Size: (1280,720)"
+
+    return (f"Focused App:\n{row(scene.focused) if scene.focused else 'No active app'}\n\n"
+            f"Opened Apps:\n" + "\n".join(row(n) for n in scene.opened) +
+            "\n\nList of Interactive Elements:\nNo interactive elements found.")
+
+
 def _drop_none(**kwargs: Any) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if v is not None}
 
@@ -81,15 +118,37 @@ def _add_common_tools(server: MCPServer, rec: Recorder) -> None:
         raise RuntimeError("kaboom")
 
 
-def build_current_server(rec: Recorder) -> MCPServer:
+def _add_annotated_tools(server: MCPServer, rec: Recorder) -> None:
+    """Tools the safety policy has no rule for, with and without MCP annotations."""
+
+    @server.tool(name="Inventory", description="Lists installed apps (read-only).",
+                 annotations=ToolAnnotations(read_only_hint=True, destructive_hint=False))
+    def inventory() -> str:
+        rec.record("Inventory", {})
+        return "Notepad, Chrome"
+
+    @server.tool(name="Wipe", description="Erases a drive.",
+                 annotations=ToolAnnotations(destructive_hint=True))
+    def wipe(drive: str = "C:") -> str:
+        rec.record("Wipe", {"drive": drive})
+        return f"wiped {drive}"
+
+    @server.tool(name="Mystery", description="Does something (no annotations).")
+    def mystery(what: str = "") -> str:
+        rec.record("Mystery", {"what": what})
+        return "done"
+
+
+def build_current_server(rec: Recorder, scene: Scene | None = None) -> MCPServer:
     """A server with Windows-MCP 0.8.x tool names and arguments."""
     server = MCPServer(name="fake-windows-mcp", log_level="WARNING")
+    scene = scene or Scene()
 
     @server.tool(name="Snapshot", description="Capture the desktop state.",
                  structured_output=False)
     def snapshot(use_vision: bool = False, use_dom: bool = False) -> list[Any]:
         rec.record("Snapshot", {"use_vision": use_vision, "use_dom": use_dom})
-        text = "Focused window: Notepad\nInteractive elements:\n1 Button 'Save' (100,200)"
+        text = snapshot_text(scene)
         return [text, Image(data=PNG_1X1, format="png")] if use_vision else [text]
 
     @server.tool(name="Screenshot", description="Fast screenshot.", structured_output=False)
@@ -136,28 +195,36 @@ def build_current_server(rec: Recorder) -> MCPServer:
         return f"Waited for {duration} seconds."
 
     @server.tool(name="App", description="Launch or switch apps.")
-    def app(mode: str = "launch", name: str | None = None) -> str:
-        rec.record("App", _drop_none(mode=mode, name=name))
-        return f"{mode} {name}."
+    def app(mode: str = "launch", name: str | None = None, executable: str | None = None,
+            args: list[str] | str | None = None, cwd: str | None = None) -> str:
+        rec.record("App", _drop_none(mode=mode, name=name, executable=executable, args=args,
+                                     cwd=cwd))
+        return f"{mode} {name or executable}."
 
     @server.tool(name="PowerShell", description="Run PowerShell.")
     def powershell(command: str, timeout: int = 30) -> str:
         rec.record("PowerShell", {"command": command, "timeout": timeout})
         return f"Response: ran {command}\nStatus Code: 0"
 
-    @server.tool(name="FileSystem", description="File operations.")
-    def file_system(mode: str, path: str, content: str | None = None) -> str:
-        rec.record("FileSystem", _drop_none(mode=mode, path=path, content=content))
+    @server.tool(name="FileSystem", description="File operations.",
+                 annotations=ToolAnnotations(destructive_hint=True))
+    def file_system(mode: str, path: str, content: str | None = None,
+                    destination: str | None = None, pattern: str | None = None) -> str:
+        rec.record("FileSystem", _drop_none(mode=mode, path=path, content=content,
+                                            destination=destination, pattern=pattern))
         return f"{mode} {path}: ok"
 
-    @server.tool(name="Registry", description="Registry operations.")
+    @server.tool(name="Registry", description="Registry operations.",
+                 annotations=ToolAnnotations(destructive_hint=True))
     def registry(mode: str, path: str, name: str | None = None, value: str | None = None) -> str:
         rec.record("Registry", _drop_none(mode=mode, path=path, name=name, value=value))
         return f"{mode} {path}: ok"
 
-    @server.tool(name="Process", description="List or kill processes.")
-    def process(mode: str, name: str | None = None, pid: int | None = None) -> str:
-        rec.record("Process", _drop_none(mode=mode, name=name, pid=pid))
+    @server.tool(name="Process", description="List or kill processes.",
+                 annotations=ToolAnnotations(destructive_hint=True))
+    def process(mode: str, name: str | None = None, pid: int | None = None,
+                force: bool | None = None) -> str:
+        rec.record("Process", _drop_none(mode=mode, name=name, pid=pid, force=force))
         return f"{mode}: ok"
 
     @server.tool(name="Scrape", description="Fetch a page.")
@@ -170,19 +237,26 @@ def build_current_server(rec: Recorder) -> MCPServer:
         rec.record("Clipboard", _drop_none(mode=mode, text=text))
         return "Clipboard content:\nhello"
 
+    @server.tool(name="MultiEdit", description="Type into several fields.")
+    def multi_edit(locs: list[list[Any]] | None = None) -> str:
+        rec.record("MultiEdit", _drop_none(locs=locs))
+        return "edited"
+
     _add_common_tools(server, rec)
+    _add_annotated_tools(server, rec)
     return server
 
 
-def build_old_server(rec: Recorder) -> MCPServer:
+def build_old_server(rec: Recorder, scene: Scene | None = None) -> MCPServer:
     """A server with the older ``*-Tool`` names (``Move-Tool {to_loc}``, ``Drag-Tool``)."""
     server = MCPServer(name="fake-windows-mcp-old", log_level="WARNING")
+    scene = scene or Scene()
 
     @server.tool(name="State-Tool", description="Capture the desktop state.",
                  structured_output=False)
     def state(use_vision: bool = False) -> list[Any]:
         rec.record("State-Tool", {"use_vision": use_vision})
-        text = "Focused window: Notepad"
+        text = state_text(scene)
         return [text, Image(data=PNG_1X1, format="png")] if use_vision else [text]
 
     @server.tool(name="Click-Tool", description="Click.")
@@ -241,12 +315,12 @@ def build_old_server(rec: Recorder) -> MCPServer:
     return server
 
 
-def build_server(names: str, rec: Recorder) -> MCPServer:
+def build_server(names: str, rec: Recorder, scene: Scene | None = None) -> MCPServer:
     """Build the ``current`` or ``old`` fake server."""
     if names == "current":
-        return build_current_server(rec)
+        return build_current_server(rec, scene)
     if names == "old":
-        return build_old_server(rec)
+        return build_old_server(rec, scene)
     raise ValueError(f"names must be 'current' or 'old', not {names!r}")
 
 
@@ -265,13 +339,14 @@ def _free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serve_http(names: str = "current", *, required_header: tuple[str, str] | None = None
-                     ) -> AsyncIterator[HttpServerHandle]:
+async def serve_http(names: str = "current", *, required_header: tuple[str, str] | None = None,
+                     scene: Scene | None = None) -> AsyncIterator[HttpServerHandle]:
     """Run a fake server over streamable HTTP on 127.0.0.1 inside the current event loop.
 
     Args:
         names: ``current`` or ``old``.
         required_header: if set, requests without this exact header get 401 (auth check).
+        scene: the windows its Snapshot reports (a test may change it while serving).
 
     Yields:
         The URL (ending in ``/mcp/``) and the recorder.
@@ -280,7 +355,7 @@ async def serve_http(names: str = "current", *, required_header: tuple[str, str]
     from starlette.responses import JSONResponse
 
     rec = Recorder()
-    app = build_server(names, rec).streamable_http_app(streamable_http_path="/mcp/")
+    app = build_server(names, rec, scene).streamable_http_app(streamable_http_path="/mcp/")
     asgi: Any = app
     if required_header is not None:
         header_name, header_value = required_header
@@ -319,12 +394,15 @@ def main() -> None:
     parser.add_argument("--transport", choices=["stdio"], default="stdio")
     parser.add_argument("--record", help="append every call as a JSON line to this file")
     parser.add_argument("--pid-file", help="write this process's pid here (shutdown tests)")
+    parser.add_argument("--focused-window", default=Scene.focused,
+                        help="the focused window title its Snapshot reports")
     args = parser.parse_args()
     if args.pid_file:
         import os
 
         Path(args.pid_file).write_text(str(os.getpid()))
-    server = build_server(args.names, Recorder(args.record))
+    scene = Scene(focused=args.focused_window, opened=(args.focused_window, *Scene.opened))
+    server = build_server(args.names, Recorder(args.record), scene)
     asyncio.run(server.run_stdio_async())
 
 

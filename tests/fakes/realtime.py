@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import io
 import json
 import re
 import socket
@@ -658,15 +659,54 @@ class BridgeRun:
     stdout: str
     stderr: str
     metrics: Any
+    questions: int = 0
+
+
+TERMINAL_QUESTION_MARK = "[y/N]"
+SPOKEN_QUESTION_END = "Please answer yes or no."
+
+
+class AnsweringStream(io.StringIO):
+    """An output stream that answers each question written to it with the next answer.
+
+    The bridge refuses lines typed before its question, so a test answers only once the
+    question has really been shown (``trigger`` seen in the output).
+    """
+
+    def __init__(self, trigger: str, answers: list[Any], source: Any, *,
+                 end_after: bool = True) -> None:
+        super().__init__()
+        self.trigger = trigger
+        self.answers = list(answers)
+        self.source = source
+        self.end_after = end_after
+        self.questions = 0
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        if self.trigger in text:
+            self.questions += 1
+            if self.answers:
+                # An answer may be a list: the answer, then lines the user types next.
+                answer = self.answers.pop(0)
+                for line in answer if isinstance(answer, list) else [answer]:
+                    self.source.feed(line)
+                if not self.answers and self.end_after:
+                    self.source.feed(None)
+        return written
 
 
 async def run_text_conversation(api: FakeApi, lines: list[str | None], *, desktop: Any = None,
                                 policy: Any = None, audit_path: Any = None,
                                 voice_confirm: bool = False, timeout_s: float = 10.0,
-                                token: str | None = None, **settings: Any) -> BridgeRun:
+                                token: str | None = None,
+                                answers: list[Any] | None = None,
+                                **settings: Any) -> BridgeRun:
     """Run :class:`bridge.session.Conversation` in text mode with these typed lines.
 
-    ``None`` in ``lines`` is end of input; without it the input ends after the last line.
+    ``None`` in ``lines`` is end of input; without it the input ends after the last line, or
+    after the last of ``answers`` when there are answers: each is typed once a confirmation
+    question has been shown (terminal y/N, or the question the assistant read out).
     """
     import io
 
@@ -682,17 +722,22 @@ async def run_text_conversation(api: FakeApi, lines: list[str | None], *, deskto
     from bridge.status import Metrics, StatusLine
 
     source = LineSource.from_lines(lines)
-    if not lines or lines[-1] is not None:
+    pending = list(answers or [])
+    if not pending and (not lines or lines[-1] is not None):
         source.feed(None)
     if audit_path is None:
         # Never the user's real ~/.voice-agent/audit.jsonl from a test.
         import tempfile
 
         audit_path = Path(tempfile.mkdtemp(prefix="bridge-audit-")) / "audit.jsonl"
-    out, err = io.StringIO(), io.StringIO()
+    if voice_confirm:
+        out: io.StringIO = AnsweringStream(SPOKEN_QUESTION_END, pending, source)
+        err: io.StringIO = io.StringIO()
+    else:
+        out, err = io.StringIO(), AnsweringStream(TERMINAL_QUESTION_MARK, pending, source)
     policy = policy or Policy.load()
     voice = UtteranceConfirmer(wait_s=policy.confirm_wait_s) if voice_confirm else None
-    confirmer = voice or TerminalConfirmer(source, err)
+    confirmer = voice or TerminalConfirmer(source, err, timeout_s=policy.question_timeout_s)
     client = ApiClient(api.url, token or api.token)
     router = ToolRouter(client, DesktopExecutor(desktop, policy, confirmer,
                                                 AuditLog(audit_path)), err=err)
@@ -707,4 +752,6 @@ async def run_text_conversation(api: FakeApi, lines: list[str | None], *, deskto
             code = await conversation.run()
     finally:
         await client.close()
-    return BridgeRun(code, out.getvalue(), err.getvalue(), metrics)
+    asked = out if voice_confirm else err
+    return BridgeRun(code, out.getvalue(), err.getvalue(), metrics,
+                     asked.questions if isinstance(asked, AnsweringStream) else 0)

@@ -76,7 +76,7 @@ async def test_image_goes_to_a_user_message_not_into_the_output(backend, current
     await run_text_conversation(api, ["look at the screen"], desktop=desktop)
     session = realtime.sessions[0]
     output = session.outputs_by_name()["Snapshot"]
-    assert "Focused window: Notepad" in output
+    assert "Focused Window:" in output and "Untitled - Notepad" in output
     assert "base64" not in output and "iVBOR" not in output
     images = [part for e in session.of_type("conversation.item.create")
               for part in e["item"].get("content", []) if part.get("type") == "input_image"]
@@ -89,7 +89,8 @@ async def test_mcp_error_and_exception_become_clear_outputs(backend, current_des
     realtime, api = backend
     _, desktop = current_desktop
     realtime.when_user_says("break", ("Fail", {"reason": "window not found"}), ("Boom", {}))
-    policy = Policy.from_dict({"defaults": {"action": "allow", "timeout_s": 5}})
+    policy = Policy.from_dict({"defaults": {"timeout_s": 5}, "tools": {
+        "Fail": {"action": "allow"}, "Boom": {"action": "allow"}}})
     run = await run_text_conversation(api, ["break things"], desktop=desktop, policy=policy)
     outputs = realtime.sessions[0].outputs_by_name()
     assert outputs["Fail"].startswith("error:") and "window not found" in outputs["Fail"]
@@ -100,14 +101,14 @@ async def test_mcp_error_and_exception_become_clear_outputs(backend, current_des
 async def test_confirmation_approved_by_typed_yes(backend, current_desktop, tmp_path):
     realtime, api = backend
     server, desktop = current_desktop
-    realtime.when_user_says("list", ("PowerShell", {"command": "Get-ChildItem"}))
     audit = tmp_path / "audit.jsonl"
-    run = await run_text_conversation(api, ["list files", "y"], desktop=desktop,
+    realtime.when_user_says("list", ("PowerShell", {"command": "Get-ChildItem | Sort-Object"}))
+    run = await run_text_conversation(api, ["list files"], answers=["y"], desktop=desktop,
                                       audit_path=audit)
     assert "Allow PowerShell" in run.stderr
     assert [c["name"] for c in server.recorder.calls] == ["PowerShell"]
     assert "ran Get-ChildItem" in realtime.sessions[0].outputs_by_name()["PowerShell"]
-    assert audit_entries(audit)[0]["decision"] == "confirmed"
+    assert [a["decision"] for a in audit_entries(audit)] == ["asked", "confirmed"]
 
 
 async def test_confirmation_refused_by_no_and_by_end_of_input(backend, current_desktop,
@@ -117,13 +118,14 @@ async def test_confirmation_refused_by_no_and_by_end_of_input(backend, current_d
     realtime.when_user_says("first", ("PowerShell", {"command": "Remove-Item x"}))
     realtime.when_user_says("second", ("FileSystem", {"mode": "delete", "path": "x"}))
     audit = tmp_path / "audit.jsonl"
-    await run_text_conversation(api, ["first", "n", "second"], desktop=desktop,
+    await run_text_conversation(api, ["first"], answers=[["n", "second"]], desktop=desktop,
                                 audit_path=audit)
     assert server.recorder.calls == []
     outputs = realtime.sessions[0].outputs_by_name()
     assert "did not confirm" in outputs["PowerShell"]
     assert "did not confirm" in outputs["FileSystem"]
-    assert [a["decision"] for a in audit_entries(audit)] == ["refused", "refused"]
+    assert [a["decision"] for a in audit_entries(audit)] == ["asked", "refused", "asked",
+                                                              "refused"]
 
 
 async def test_allow_list_skips_confirmation_and_read_modes_run_freely(backend,
@@ -172,33 +174,37 @@ async def test_voice_confirmation_needs_the_users_own_yes(backend, current_deskt
     server, desktop = current_desktop
     args = {"command": "Stop-Computer", "confirmed": True}
     realtime.when_user_says("shut", ("PowerShell", args))
-    realtime.when_user_says("yes please", ("PowerShell", args))
-    run = await run_text_conversation(api, ["shut down the pc", "yes please"],
+    run = await run_text_conversation(api, ["shut down the pc"], answers=["yes please"],
                                       desktop=desktop, voice_confirm=True)
     assert run.code == 0
     session = realtime.sessions[0]
+    # The assistant read out the bridge's own question, out of band.
+    asks = [e["response"] for e in session.of_type("response.create")
+            if (e.get("response") or {}).get("metadata")]
+    assert len(asks) == 1 and asks[0]["conversation"] == "none"
+    assert "PowerShell (runs code on this PC" in asks[0]["instructions"]
+    assert "command «Stop-Computer»" in asks[0]["instructions"]
     outputs = [i["output"] for i in session.items if i.get("type") == "function_call_output"]
-    assert outputs[0].startswith("needs the user's confirmation: ask the user")
-    assert "ran Stop-Computer" in outputs[1]
+    assert len(outputs) == 1 and "ran Stop-Computer" in outputs[0]
     assert [c["arguments"] for c in server.recorder.calls] == [
         {"command": "Stop-Computer", "timeout": 30}]
 
 
-async def test_voice_confirmation_model_retry_without_user_yes_is_refused(backend,
-                                                                          current_desktop):
+async def test_voice_confirmation_silence_after_the_question_refuses(backend,
+                                                                     current_desktop):
     realtime, api = backend
     server, desktop = current_desktop
     args = {"command": "Stop-Computer"}
     realtime.when_user_says("shut", ("PowerShell", args))
-    realtime.when_output_contains("needs the user's confirmation", ("PowerShell", args))
     run = await run_text_conversation(api, ["shut down"], desktop=desktop, voice_confirm=True,
-                                      policy=Policy.from_dict({
+                                      answers=[None], policy=Policy.from_dict({
                                           "defaults": {"confirm_wait_s": 0.3},
                                           "tools": {"PowerShell": {"action": "confirm"}}}))
+    assert run.questions == 1  # positive control: the question was read out
     assert server.recorder.calls == []
     outputs = [i["output"] for i in realtime.sessions[0].items
                if i.get("type") == "function_call_output"]
-    assert "did not confirm" in outputs[1]
+    assert len(outputs) == 1 and "did not answer the confirmation" in outputs[0]
     assert run.code == 0
 
 

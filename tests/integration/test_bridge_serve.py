@@ -20,6 +20,7 @@ from bridge.mcp_client import DesktopClient
 from bridge.policy import Policy
 from bridge.serve import serve
 from tests.fakes.mcp_servers import serve_http
+from tests.fakes.realtime import TERMINAL_QUESTION_MARK, AnsweringStream
 
 ROOT = Path(__file__).resolve().parents[2]
 ORIGIN = "http://127.0.0.1:3000"
@@ -29,8 +30,9 @@ TOKEN = "pairing-secret"
 @pytest.fixture
 async def endpoint(tmp_path):
     """A running --serve endpoint over a fake MCP server; yields (url, recorder, lines)."""
-    lines = LineSource.from_lines()  # answers come from the test
-    err = io.StringIO()
+    lines = LineSource.from_lines()
+    # Answers the test puts in err.answers are typed once a question is shown.
+    err = AnsweringStream(TERMINAL_QUESTION_MARK, [], lines, end_after=False)
     async with serve_http("current") as mcp, DesktopClient(url=mcp.url) as desktop:
         executor = DesktopExecutor(desktop, Policy.load(), TerminalConfirmer(lines, err),
                                    AuditLog(tmp_path / "audit.jsonl"), source="serve")
@@ -98,8 +100,7 @@ async def test_cors_preflight_only_for_allowed_origins(endpoint):
 
 async def test_policy_confirmation_is_asked_in_the_terminal(endpoint):
     url, recorder, lines, err = endpoint
-    lines.feed("n")
-    lines.feed("y")
+    err.answers = ["n", "y"]
     body = {"name": "PowerShell", "arguments": {"command": "Remove-Item a.txt"}}
     async with httpx.AsyncClient() as client:
         refused = await client.post(f"{url}/tools/call", headers=headers(), json=body)
@@ -115,6 +116,37 @@ async def test_policy_confirmation_is_asked_in_the_terminal(endpoint):
     assert unknown.json()["is_error"] is True
     assert invalid.status_code == 422
     assert [c["name"] for c in recorder.calls] == ["PowerShell"]
+
+
+@pytest.mark.parametrize("host", ["rebind.attacker.example", "rebind.attacker.example:8765",
+                                  "127.0.0.1.attacker.example", "localhost.evil", "0.0.0.0",
+                                  "10.0.0.5:8765", ""])
+async def test_non_loopback_host_is_refused_before_anything_runs(endpoint, host):
+    url, recorder, _, _ = endpoint
+    body = {"name": "Snapshot", "arguments": {}}
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"{url}/tools/call", headers=headers(Host=host), json=body)
+        control = await client.post(f"{url}/tools/call", headers=headers(), json=body)
+    assert response.status_code == 421 and "loopback" in response.json()["error"]
+    assert control.status_code == 200  # positive control: the same call with a loopback Host
+    assert [c["name"] for c in recorder.calls] == ["Snapshot"]
+
+
+@pytest.mark.parametrize("host", ["localhost:8765", "127.0.0.1:1", "[::1]:8765", "LOCALHOST"])
+async def test_loopback_host_names_are_accepted(endpoint, host):
+    url, _, _, _ = endpoint
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{url}/tools", headers=headers(Host=host))
+    assert response.status_code == 200
+
+
+async def test_call_without_a_json_content_type_is_415(endpoint):
+    url, recorder, _, _ = endpoint
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"{url}/tools/call", headers=headers(**{
+            "Content-Type": "text/plain"}), content='{"name": "Snapshot", "arguments": {}}')
+    assert response.status_code == 415
+    assert recorder.calls == []
 
 
 @pytest.mark.slow  # two Python processes start and import the MCP SDK
