@@ -104,7 +104,7 @@ def test_everyday_calls_run_unasked(policy, tool, args):
 def test_typing_enter_into_a_terminal_runs_code(policy, args):
     assert policy.decide("Type", args, focus=TERMINAL).effect is Effect.RUNS_CODE
     # Positive control: the same Enter in a text editor is everyday prose.
-    if not args["text"].strip() in ("dir",):
+    if args["text"].strip() not in ("dir",):
         assert policy.decide("Type", args, focus=NOTEPAD).action is Action.ALLOW
 
 
