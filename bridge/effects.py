@@ -276,7 +276,7 @@ def powershell(command: Any, rules: Rules) -> Assessment:
                 p.startswith(token) for p in _EXECUTING_PARAMETERS if len(token) > 1)):
             return Assessment(Effect.RUNS_CODE, f"PowerShell with {token}")
     if secret:
-        return Assessment(Effect.READS_SECRETS, f"PowerShell reading {secret}")
+        return Assessment(Effect.READS_SECRETS, "PowerShell reading a key or credential location")
     return Assessment(Effect.EVERYDAY, f"read-only cmdlet {tokens[0]}")
 
 
@@ -435,12 +435,12 @@ def _file_system(arguments: Mapping[str, Any], rules: Rules, focus: Focus) -> As
     mode = mode_of(arguments, "")
     places = [arguments.get(k) for k in ("path", "destination", "pattern")]
     if mode in ("write", "copy", "move", "delete"):
-        target = arguments.get("destination") or arguments.get("path")
-        return Assessment(Effect.DESTROYS, f"FileSystem {mode} of {target}")
+        return Assessment(Effect.DESTROYS, f"FileSystem {mode}")
     if mode in ("read", "list", "search", "info"):
         secret = secret_in(places, rules.lists)
         if secret:
-            return Assessment(Effect.READS_SECRETS, f"FileSystem {mode} of {secret}")
+            return Assessment(Effect.READS_SECRETS, f"FileSystem {mode} of a key or credential "
+                              "location")
         return EVERYDAY
     return Assessment(Effect.UNKNOWN, f"FileSystem mode {mode!r} has no rule")
 
@@ -449,11 +449,10 @@ def _registry(arguments: Mapping[str, Any], rules: Rules, focus: Focus) -> Asses
     mode = mode_of(arguments, "")
     key = registry_key(arguments.get("path"))
     if mode in ("set", "delete"):
-        return Assessment(Effect.DESTROYS, f"Registry {mode} under {arguments.get('path')}")
+        return Assessment(Effect.DESTROYS, f"Registry {mode}")
     if mode in ("get", "list"):
         if any(key == k or key.startswith(k + "\\") for k in rules.lists.secret_registry_keys):
-            return Assessment(Effect.READS_SECRETS, f"Registry {mode} of credentials under "
-                              f"{arguments.get('path')}")
+            return Assessment(Effect.READS_SECRETS, f"Registry {mode} of a credential key")
         return EVERYDAY
     return Assessment(Effect.UNKNOWN, f"Registry mode {mode!r} has no rule")
 
