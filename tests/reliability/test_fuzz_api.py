@@ -151,7 +151,7 @@ def test_every_route_of_the_template_is_fuzzed() -> None:
 def test_non_utf8_json_body_is_a_4xx_not_a_500(path: str, in_process_api: InProcessApi) -> None:
     from starlette.testclient import TestClient
 
-    with TestClient(in_process_api.app) as client:
+    with TestClient(in_process_api.app, base_url="http://localhost") as client:
         response = client.post(path, content=b"\x80", headers={
             **in_process_api.auth("fuzz-user"), "content-type": "application/json"})
     assert 400 <= response.status_code < 500
@@ -164,7 +164,7 @@ def test_path_with_a_line_break_gets_a_json_404(method: str,
     from starlette.testclient import TestClient
 
     path = "/api/memory/a%0Ab" + ("/history" if method == "GET" else "")
-    with TestClient(in_process_api.app) as client:
+    with TestClient(in_process_api.app, base_url="http://localhost") as client:
         response = client.request(method, path, headers=in_process_api.auth("fuzz-user"))
     assert response.status_code == 404
     assert error_shape_problem(404, response.json()) is None
