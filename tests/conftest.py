@@ -48,11 +48,12 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _reset_process_caches() -> None:
-    from voice_agent import auth, ratelimit, settings
+    from voice_agent import auth, ratelimit, secrets, settings
 
     settings.reset_settings()
     ratelimit.reset_rate_limiter()
     auth._caches.clear()
+    secrets._provider = None  # its client belongs to the test (and moto mock) that made it
 
 
 # --- JWT --------------------------------------------------------------------------------------

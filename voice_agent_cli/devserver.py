@@ -125,9 +125,9 @@ def ensure_memory_table(template_path: Path | None) -> None:
     table = os.environ.get("MEMORY_TABLE")
     if not table:
         return
-    import boto3
+    from voice_agent.aws import aws_client
 
-    create_memory_table(boto3.client("dynamodb"), table, template_path)
+    create_memory_table(aws_client("dynamodb"), table, template_path)
 
 
 def _lambda_response(result: Any) -> Response:
