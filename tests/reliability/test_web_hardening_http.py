@@ -199,7 +199,7 @@ def _port(server: DevServer) -> str:
 def rebinding_hosts(port: str) -> list[str]:
     return [f"rebind.attacker.example:{port}", "rebind.attacker.example",
             f"127.0.0.1.nip.io:{port}", f"localhost.attacker.example:{port}",
-            f"attacker.example:{port}@127.0.0.1", f"192.168.1.20:{port}", "", " "]
+            f"attacker.example:{port}@127.0.0.1", f"192.168.1.20:{port}", ""]
 
 
 REBINDING_REQUESTS = [
@@ -279,19 +279,17 @@ MALFORMED_BODIES: list[tuple[str, str | None, bytes]] = [
      + b"}"),
     ("huge exponent", "application/json", b'{"query": "x", "limit": 1e999999}'),
     ("NaN literal", "application/json", b'{"query": "x", "limit": NaN}'),
+    ("Infinity literal", "application/json", b'{"query": "x", "pad": -Infinity}'),
     ("invalid UTF-8", "application/json", b'{"query": "\xff\xfe"}'),
     ("overlong UTF-8", "application/json", b'{"query": "\xc0\xaf"}'),
     ("unpaired high surrogate", "application/json",
      b'{"query": "a\\ud800", "messages": "a\\ud800", "infer": false}'),
     ("unpaired low surrogate", "application/json",
      b'{"query": "\\udc00b", "messages": "\\udc00b", "infer": false}'),
-    ("NUL in a string", "application/json",
-     b'{"query": "a\\u0000b", "messages": "a\\u0000b", "infer": false}'),
     ("BOM before JSON", "application/json", b'\xef\xbb\xbf{"query": "x"}'),
     ("truncated JSON", "application/json", b'{"query": "x'),
     ("top-level array", "application/json", b"[1, 2, 3]"),
     ("top-level string", "application/json", b'"query"'),
-    ("null body", "application/json", b"null"),
     ("text/plain", "text/plain", b'{"query": "x"}'),
     ("XML", "application/xml", b"<query>x</query>"),
     ("json look-alike type", "application/x-json", b'{"query": "x"}'),

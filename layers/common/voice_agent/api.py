@@ -14,7 +14,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.logging import correlation_paths
 
 from voice_agent.body_checks import check_body
@@ -77,6 +80,11 @@ def make_resolver() -> APIGatewayHttpResolver:
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError) -> Response:
         return error_response(422, describe_validation_errors(exc.errors()))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _media_type(_exc: RequestUnsupportedContentType) -> Response:
+        # check_body answers these first; this keeps any case it misses a 415, never a 500.
+        return error_response(415, "request body must be application/json")
 
     @app.exception_handler(ApiError)
     def _domain(exc: ApiError) -> Response:

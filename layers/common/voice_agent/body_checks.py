@@ -10,8 +10,12 @@ the dev server alike, so no body can make a handler do work or fail unexpectedly
   :data:`MAX_NUMBER_DIGITS` digits is a 422 — found by a linear scan, before the parser
   (which would otherwise recurse until ``RecursionError``, or refuse a 5,000-digit integer
   with a ``ValueError``);
-* a string with an unpaired surrogate escape (``"\\ud800"``) is a 422: it parses, but no
-  store can encode it.
+* ``NaN``/``Infinity`` (not JSON, though Python's parser takes them) and numbers out of
+  range (``1e999999``) are a 422, as is a string with an unpaired surrogate escape
+  (``"\\ud800"``): it parses, but no store can encode it.
+
+A body that passes carries ``Content-Type: application/json`` exactly, since the resolver
+compares the media type case-sensitively (``Application/JSON`` is the same type).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -80,7 +85,26 @@ def check_body(event: dict[str, Any]) -> BodyRejection | None:
         return BodyRejection(422, "body: invalid JSON (not UTF-8 text)")
     if event.get("isBase64Encoded"):
         event["body"], event["isBase64Encoded"] = text, False
+    headers = event.setdefault("headers", {})
+    for name in [name for name in headers if name.lower() == "content-type"]:
+        del headers[name]
+    headers["content-type"] = JSON_MEDIA_TYPE
     return check_json_shape(text)
+
+
+class _NotJson(ValueError):
+    """A value Python's parser takes that JSON does not have."""
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _NotJson("body: number out of range")
+    return value
+
+
+def _no_constant(name: str) -> None:
+    raise _NotJson(f"body: invalid JSON ({name} is not JSON)")
 
 
 def check_json_shape(text: str) -> BodyRejection | None:
@@ -99,7 +123,9 @@ def check_json_shape(text: str) -> BodyRejection | None:
     if _LONG_DIGITS.search(outside_strings):
         return BodyRejection(422, f"body: number longer than {MAX_NUMBER_DIGITS} digits")
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_float=_finite_float, parse_constant=_no_constant)
+    except _NotJson as exc:
+        return BodyRejection(422, str(exc))
     except ValueError:
         return None
     try:
