@@ -249,8 +249,8 @@ def authorize_request(event: Mapping[str, Any], *, issuer: str | None, audience:
     """Authorize an API Gateway payload-2.0 REQUEST authorizer event.
 
     A token from the cookie also has to come from an allowed origin
-    (:func:`check_cookie_origin`); a token in the Authorization header works from anywhere,
-    since no page can make a browser add that header for another site.
+    (:func:`check_cookie_origin`); a token in the Authorization header works from anywhere:
+    a browser never adds that header by itself, so whoever sends it already holds the token.
     """
     headers = event.get("headers") or {}
     token = extract_token(headers, event.get("cookies"), cookie_name)
