@@ -20,6 +20,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.logging import correlation_paths
 
+# MAX_BODY_BYTES stays importable from here, where it was defined before body_checks.
+from voice_agent.body_checks import MAX_BODY_BYTES as MAX_BODY_BYTES
 from voice_agent.body_checks import check_body
 from voice_agent.errors import ApiError
 
