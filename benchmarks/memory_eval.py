@@ -283,6 +283,51 @@ def tune(conversations: Sequence[Conversation], prepared: Prepared) -> None:
         )
 
 
+@dataclass
+class Fold:
+    """One conversation held out: the weights tuned on the others and what they score on it."""
+
+    held_out: int
+    weights: HybridWeights
+    recall10_sum: float
+    questions: int
+
+
+def recall_table(conversations: Sequence[Conversation], prepared: Prepared,
+                 grid: Sequence[HybridWeights]) -> list[list[tuple[float, int]]]:
+    """Per weighting, per conversation: (sum of recall@10, scorable questions)."""
+    table = []
+    for weights in grid:
+        row = []
+        for position in range(len(conversations)):
+            scores, _ = evaluate(conversations, prepared, "hybrid", weights, only={position})
+            row.append((scores["all"].recall10 * scores["all"].count, scores["all"].count))
+        table.append(row)
+    return table
+
+
+def leave_one_out(grid: Sequence[HybridWeights], table: Sequence[Sequence[tuple[float, int]]],
+                  candidates: Collection[int] | None = None) -> tuple[float, list[Fold]]:
+    """Held-out recall@10 over all questions, tuning among ``candidates`` (grid positions).
+
+    For each conversation, the weighting with the best recall@10 on the other conversations
+    is chosen and scored on the held-out one; nothing tuned ever sees the questions it is
+    judged on.
+    """
+    chosen = sorted(candidates) if candidates is not None else list(range(len(grid)))
+    folds = []
+    for held_out in range(len(table[0])):
+        def training_recall(row: Sequence[tuple[float, int]], held_out: int = held_out) -> float:
+            kept = [cell for p, cell in enumerate(row) if p != held_out]
+            return sum(total for total, _ in kept) / max(sum(n for _, n in kept), 1)
+
+        best = max(chosen, key=lambda i: training_recall(table[i]))
+        total, count = table[best][held_out]
+        folds.append(Fold(held_out, grid[best], total, count))
+    recall = sum(f.recall10_sum for f in folds) / max(sum(f.questions for f in folds), 1)
+    return recall, folds
+
+
 def cross_validate(conversations: Sequence[Conversation], prepared: Prepared) -> None:
     """Leave one conversation out: tune on the others, score the held-out one.
 
@@ -290,33 +335,16 @@ def cross_validate(conversations: Sequence[Conversation], prepared: Prepared) ->
     weights chosen without seeing a conversation achieve on it.
     """
     grid = weight_grid()
-    positions = range(len(conversations))
-    # Per weights, per conversation: (sum of recall@10, scorable questions).
-    table = []
-    for weights in grid:
-        row = []
-        for position in positions:
-            scores, _ = evaluate(conversations, prepared, "hybrid", weights, only={position})
-            row.append((scores["all"].recall10 * scores["all"].count, scores["all"].count))
-        table.append(row)
-    held_out_sum = held_out_count = 0.0
+    held_out_recall, folds = leave_one_out(grid, recall_table(conversations, prepared, grid))
     print(f"\nLeave-one-conversation-out on {prepared.embedder_id} ({len(grid)} weightings):")
-    for held_out in positions:
-        def training_recall(row: list[tuple[float, int]], held_out: int = held_out) -> float:
-            kept = [cell for p, cell in enumerate(row) if p != held_out]
-            return sum(total for total, _ in kept) / max(sum(n for _, n in kept), 1)
-
-        best = max(range(len(grid)), key=lambda i: training_recall(table[i]))
-        total, count = table[best][held_out]
-        held_out_sum, held_out_count = held_out_sum + total, held_out_count + count
-        w = grid[best]
+    for fold in folds:
+        w = fold.weights
         print(
-            f"  {conversations[held_out].sample_id}: tuned on the others semantic={w.semantic:.2f} "
-            f"episode={w.episode:.1f} date={w.date:.1f} -> held-out R@10 "
-            f"{total / max(count, 1):.3f} ({count} questions)"
+            f"  {conversations[fold.held_out].sample_id}: tuned on the others "
+            f"semantic={w.semantic:.2f} episode={w.episode:.1f} date={w.date:.1f} -> held-out "
+            f"R@10 {fold.recall10_sum / max(fold.questions, 1):.3f} ({fold.questions} questions)"
         )
     bm25, _ = evaluate(conversations, prepared, "bm25")
-    held_out_recall = held_out_sum / max(held_out_count, 1)
     print(
         f"  held-out hybrid R@10 {held_out_recall:.3f} vs BM25 {bm25['all'].recall10:.3f} = "
         f"{held_out_recall / bm25['all'].recall10:.2f}x"

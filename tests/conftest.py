@@ -27,6 +27,7 @@ BACKEND_ENV = (
     "SESSION_RATE_LIMIT", "SESSION_RATE_WINDOW_SECONDS", "JWT_ISSUER", "JWT_AUDIENCE",
     "JWT_JWKS_URL", "JWT_COOKIE_NAME", "VOICE_AGENT_DATA_DIR", "AWS_ENDPOINT_URL_DYNAMODB",
     "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_ENDPOINT_URL_SQS", "AWS_LAMBDA_FUNCTION_NAME",
+    "CORS_ALLOWED_ORIGINS", "SEARCH_RATE_LIMIT", "SEARCH_RATE_WINDOW_SECONDS",
 )
 
 
@@ -47,11 +48,12 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _reset_process_caches() -> None:
-    from voice_agent import auth, ratelimit, settings
+    from voice_agent import auth, ratelimit, secrets, settings
 
     settings.reset_settings()
     ratelimit.reset_rate_limiter()
     auth._caches.clear()
+    secrets._provider = None  # its client belongs to the test (and moto mock) that made it
 
 
 # --- JWT --------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ the worker's handler with SQS-shaped events, unless ``MEMORY_QUEUE_URL`` names a
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import threading
@@ -17,11 +18,13 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from voice_agent.body_checks import JSON_MEDIA_TYPE, check_json_shape, media_type
 from voice_agent_cli.devauth import DEV_AUDIENCE, DEV_ISSUER, DevIssuer
 from voice_agent_cli.events import (
     HttpRequest,
@@ -29,6 +32,7 @@ from voice_agent_cli.events import (
     authorizer_event,
     proxy_event,
 )
+from voice_agent_cli.hostguard import HostGuard, own_origin_request
 from voice_agent_cli.lambda_context import LocalLambdaContext
 from voice_agent_cli.template import (
     FunctionSpec,
@@ -45,6 +49,7 @@ OPENAPI_FILE = REPO_ROOT / "openapi.json"
 
 
 MAX_INSTANCES_PER_FUNCTION = 4
+DEV_TOKEN_MAX_BODY_BYTES = 4096  # {"user": <≤ 128 characters>}
 
 
 class LocalFunction:
@@ -120,9 +125,9 @@ def ensure_memory_table(template_path: Path | None) -> None:
     table = os.environ.get("MEMORY_TABLE")
     if not table:
         return
-    import boto3
+    from voice_agent.aws import aws_client
 
-    create_memory_table(boto3.client("dynamodb"), table, template_path)
+    create_memory_table(aws_client("dynamodb"), table, template_path)
 
 
 def _lambda_response(result: Any) -> Response:
@@ -203,8 +208,12 @@ class LocalApi:
                     authorizer_event(http, route_key, params))
                 if not isinstance(decision, dict) or decision.get("isAuthorized") is not True:
                     # On AWS a denial is a 403 with no detail; locally we answer 401 as the API
-                    # contract states for missing or invalid credentials (see README).
-                    reason = (decision or {}).get("context", {}).get("reason", "unauthorized")
+                    # contract states for missing or invalid credentials (see README), and 403
+                    # for a cookie sent from a foreign origin.
+                    denial = (decision or {}).get("context", {})
+                    reason = denial.get("reason", "unauthorized")
+                    if denial.get("status") == 403:
+                        return JSONResponse({"error": f"forbidden: {reason}"}, status_code=403)
                     return JSONResponse({"error": f"unauthorized: {reason}"}, status_code=401)
                 context = decision.get("context") or {}
             event = proxy_event(http, route_key, params, context)
@@ -213,8 +222,13 @@ class LocalApi:
         return JSONResponse({"error": "not found"}, status_code=404)
 
 
-def create_app(data_dir: Path, template_path: Path | None = None) -> Starlette:
-    """Build the local API + web client app (the environment is configured first)."""
+def create_app(data_dir: Path, template_path: Path | None = None,
+               bind_host: str = "127.0.0.1") -> Starlette:
+    """Build the local API + web client app (the environment is configured first).
+
+    ``bind_host`` is the address the server listens on: with loopback names, the only names
+    ``Host`` may carry (:class:`~voice_agent_cli.hostguard.HostGuard`).
+    """
     issuer = configure_environment(data_dir)
     sam = load_sam_app(template_path)
     ensure_memory_table(template_path)
@@ -228,9 +242,21 @@ def create_app(data_dir: Path, template_path: Path | None = None) -> Starlette:
         if issuer is None:
             return JSONResponse({"error": "dev sign-in is off: JWT_* are configured"},
                                 status_code=404)
+        # A token for any user: never to a page of another site (or a rebinding one).
+        if not own_origin_request(request.headers):
+            return JSONResponse({"error": "forbidden: dev sign-in only from this server's "
+                                          "own pages"}, status_code=403)
+        if media_type(dict(request.headers)) != JSON_MEDIA_TYPE:
+            return JSONResponse({"error": f"request body must be {JSON_MEDIA_TYPE}"},
+                                status_code=415)
+        raw = await request.body()
+        if len(raw) > DEV_TOKEN_MAX_BODY_BYTES:
+            return JSONResponse({"error": "request body too large"}, status_code=413)
         try:
-            body = await request.json()
-        except ValueError:
+            text = raw.decode("utf-8")
+            rejected = check_json_shape(text)
+            body = None if rejected else json.loads(text)
+        except ValueError:  # not UTF-8, or not JSON
             body = None
         user = body.get("user") if isinstance(body, dict) else None
         if not isinstance(user, str) or not user.strip() or len(user) > 128:
@@ -260,7 +286,8 @@ def create_app(data_dir: Path, template_path: Path | None = None) -> Starlette:
         # JSON error shape rather than Starlette's plain text.
         return JSONResponse({"error": "not found"}, status_code=404)
 
-    app = Starlette(routes=routes, exception_handlers={404: json_not_found})
+    app = Starlette(routes=routes, exception_handlers={404: json_not_found},
+                    middleware=[Middleware(HostGuard, bind_host=bind_host)])
     app.state.api = api
     app.state.issuer = issuer
     return app
@@ -278,7 +305,7 @@ def run_dev(host: str, port: int, data_dir: Path) -> int:
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    app = create_app(data_dir)
+    app = create_app(data_dir, bind_host=host)
     print(f"voice-agent dev: http://{host}:{port}/  (API under /api, data in {data_dir})",
           flush=True)
     if app.state.issuer is not None:

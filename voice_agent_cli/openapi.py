@@ -28,14 +28,23 @@ COMMON_ERRORS = {
     "413": "Request body too large.",
     "500": "Internal or configuration error.",
 }
-AUTH_ERRORS = {"401": "Missing or invalid credentials (403 on AWS, see README)."}
+# Operations that take a body also refuse any other media type, before any work.
+BODY_ERRORS = {"415": "Request body is not application/json."}
+AUTH_ERRORS = {
+    "401": "Missing or invalid credentials (403 on AWS, see README).",
+    "403": "Cookie sign-in from an origin that is not allowed (or a write without Origin).",
+}
 ROUTE_ERRORS = {
     ("post", "/api/voice-agent"): {
         "429": "Too many sessions; see the Retry-After header.",
         "502": "OpenAI API error: <status>.",
         "504": "OpenAI API timeout.",
     },
-    ("post", "/api/search"): {"502": "Tavily API error: <status>.", "504": "Tavily timeout."},
+    ("post", "/api/search"): {
+        "429": "Too many web searches; see the Retry-After header.",
+        "502": "Tavily API error: <status>.",
+        "504": "Tavily timeout.",
+    },
 }
 
 
@@ -78,6 +87,8 @@ def build_openapi(sam: SamApp | None = None) -> dict[str, Any]:
 def _describe_errors(operation: dict[str, Any], method: str, path: str, is_open: bool) -> None:
     responses = operation.setdefault("responses", {})
     errors = {**COMMON_ERRORS, **ROUTE_ERRORS.get((method, path), {})}
+    if "requestBody" in operation:
+        errors.update(BODY_ERRORS)
     if is_open:
         operation["security"] = []
     else:

@@ -22,7 +22,9 @@ const store = {
 };
 
 const settings = {
-  apiBase: () => params.get("api") ?? store.get("va.apiBase"),
+  // Only what the user saved in Settings, never the URL: a crafted link must not send the
+  // token to another host. Empty = the page's own origin.
+  apiBase: () => store.get("va.apiBase"),
   transport: () => params.get("transport") || store.get("va.transport", "webrtc"),
   // ?rollover=<seconds> exists for tests and demos; the setting is in minutes.
   rolloverMs: () => (params.has("rollover") ? Number(params.get("rollover")) * 1000 :
@@ -580,10 +582,18 @@ $("memory-more").addEventListener("click", () => loadMemories({ reset: false }))
 
 // --- settings -------------------------------------------------------------------------------
 
+function showApiInUse() {
+  const base = settings.apiBase().trim();
+  $("api-in-use").textContent = base ?
+    `API: ${base} (set in Settings)` : `API: this page's server (${window.location.origin})`;
+}
+
 $("api-base").value = store.get("va.apiBase");
+showApiInUse();
 $("api-form").addEventListener("submit", (event) => {
   event.preventDefault();
   store.set("va.apiBase", $("api-base").value.trim());
+  showApiInUse();
   clearError();
   showSignedIn();
 });

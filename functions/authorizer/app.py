@@ -23,12 +23,14 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             audience=settings.jwt_audience,
             jwks_url=settings.jwt_jwks_url,
             cookie_name=settings.jwt_cookie_name,
+            allowed_origins=settings.cors_allowed_origins,
         )
     except InvalidToken as exc:
         logger.info("request denied", extra={"reason": exc.reason})
-        # API Gateway ignores a denial's context; the local runner reads it to answer 401.
+        # API Gateway ignores a denial's context (a denial is its 403); the local runner reads
+        # it to answer 401, or 403 for a cookie from a foreign origin.
         return {"isAuthorized": False,
-                "context": {"reason": exc.reason, "missing": exc.missing}}
+                "context": {"reason": exc.reason, "missing": exc.missing, "status": exc.status}}
     except Exception:  # noqa: BLE001 — e.g. JWKS unreachable: deny, do not crash
         logger.exception("authorizer failed; denying")
         return {"isAuthorized": False, "context": {"reason": "authorizer unavailable"}}

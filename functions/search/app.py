@@ -11,9 +11,10 @@ app = make_resolver()
 
 @app.post("/api/search")
 def search(body: WebSearchRequest) -> WebSearchResponse:
-    caller_id(app)  # only signed-in callers reach here; fail closed if the context is missing
+    user_id = caller_id(app)  # fail closed if the authorizer's context is missing
+    result = search_web(user_id, body)
     metrics.add_metric(name="WebSearches", unit="Count", value=1)
-    return search_web(body)
+    return result
 
 
 lambda_handler = lambda_entry(app)

@@ -144,9 +144,25 @@ class TestSignIn:
         expect(page.get_by_role("alert")).to_contain_text(
             "Cannot reach the API at http://127.0.0.1:9")
         assert page.evaluate("localStorage.getItem('va.apiBase')") == "http://127.0.0.1:9"
+        expect(page.locator("#api-in-use")).to_have_text(
+            "API: http://127.0.0.1:9 (set in Settings)")
         page.get_by_label("API base URL").fill(fake_backend.url + "/")
         page.get_by_role("button", name="Save").click()
         expect(page.get_by_label("Voice", exact=True)).to_have_value("ash")
+
+    def test_api_base_in_the_link_is_ignored_and_the_token_stays_on_this_origin(
+            self, page, fake_backend):
+        # A crafted link must not send the user's token to another host.
+        open_page(page, fake_backend.url, "?api=http://127.0.0.1:9")
+        expect(page.locator("#api-in-use")).to_have_text(
+            f"API: this page's server ({fake_backend.url})")
+        page.get_by_label("Access token (JWT)").fill(fake_jwt("linked"))
+        page.get_by_role("button", name="Sign in with token").click()
+
+        expect(page.get_by_label("Voice", exact=True)).to_have_value("ash")
+        options = fake_backend.api_requests("GET", "/api/voice-agent/options")[-1]
+        assert options.headers["authorization"] == f"Bearer {fake_jwt('linked')}"
+        assert page.evaluate("localStorage.getItem('va.apiBase')") is None
 
 
 class TestMemoryPanel:

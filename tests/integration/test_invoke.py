@@ -142,8 +142,9 @@ def test_authorizer_denies_tokens_it_cannot_verify(event: str, jwt_kit: JwtKit) 
     assert result.response["isAuthorized"] is False
 
 
-def test_authorizer_allows_a_valid_cookie_and_passes_the_sub(tmp_path: Path,
-                                                              jwt_kit: JwtKit) -> None:
+def test_authorizer_allows_a_valid_cookie_and_passes_the_sub(
+        tmp_path: Path, jwt_kit: JwtKit, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORS_ALLOWED_ORIGINS", "http://localhost:3000")  # the event's Origin
     event = json.loads((EVENTS / "authorizer_cookie.json").read_text())
     event["cookies"] = ["theme=dark", f"access_token={jwt_kit.token(sub='user-cookie')}"]
 

@@ -2,8 +2,8 @@
 
 The dev server (a real `voice-agent dev` subprocess) is shared by the whole suite: it trusts the
 test JWT keys (``jwt_kit``'s JWKS file), keeps at most ``MAX_MEMORIES_PER_USER`` memories per
-user and mints at most ``MINT_LIMIT`` sessions per user per window, so every test that uses it
-picks its own fresh user ids.
+user, mints at most ``MINT_LIMIT`` sessions and makes at most ``SEARCH_LIMIT`` web searches per
+user per window, so every test that uses it picks its own fresh user ids.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from tests.reliability.servers import DevServer, clean_process_env, dev_server_p
 
 MAX_MEMORIES_PER_USER = 5
 MINT_LIMIT = 3
+SEARCH_LIMIT = 5
 
 
 @dataclass
@@ -50,7 +51,8 @@ def dev_server(upstreams: Upstreams, _jwt_keys: JwtKit,
         OPENAI_API_KEY="sk-reliability", OPENAI_BASE_URL=upstreams.openai.base_url,
         TAVILY_API_KEY="tvly-reliability", TAVILY_BASE_URL=upstreams.tavily.url,
         MEMORY_MAX_PER_USER=str(MAX_MEMORIES_PER_USER), SESSION_RATE_LIMIT=str(MINT_LIMIT),
-        SESSION_RATE_WINDOW_SECONDS="600")
+        SESSION_RATE_WINDOW_SECONDS="600", SEARCH_RATE_LIMIT=str(SEARCH_LIMIT),
+        SEARCH_RATE_WINDOW_SECONDS="600")
     with dev_server_process(tmp_path_factory.mktemp("reliability-dev"), env) as server:
         yield server
 

@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from tests.conftest import body_of, http_event, unique_user
 from tests.fakes.bedrock import FakeBedrock
 from tests.fakes.openai_realtime_api import FakeOpenAI
+from tests.fakes.silent_server import SilentServer
 from tests.fakes.tavily import FakeTavily
 from tests.integration.memory_events import (  # noqa: F401 - fixtures
     TABLE,
@@ -108,6 +109,37 @@ def test_openai_garbage_answer_is_502(openai: FakeOpenAI, call_function: Any,
     fault_tally["faults"] += 1
     assert assert_clean_error(mint(call_function), 502) == {
         "error": "OpenAI API error: invalid response"}
+
+
+def test_slow_dynamodb_on_minting_is_json_503_within_the_function_timeout(
+        openai: FakeOpenAI, call_function: Any, monkeypatch: pytest.MonkeyPatch,
+        fault_tally: Counter[str]) -> None:
+    from voice_agent.aws import CallBudget
+    from voice_agent.ratelimit import get_rate_limiter
+    from voice_agent_cli.template import load_sam_app
+
+    with SilentServer() as dynamodb:
+        monkeypatch.setenv("MEMORY_TABLE", "voice-agent-slow")
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.url)
+        monkeypatch.setenv("SESSION_RATE_LIMIT", "20")
+        fault_tally["faults"] += 1
+        # Warm the function first (imports), so the figure printed is the call's own time.
+        call_function("session", http_event("GET", "/api/voice-agent/options"))
+        started = time.monotonic()
+        body = assert_clean_error(mint(call_function), 503)
+        elapsed_s = time.monotonic() - started
+        attempts = dynamodb.connections
+
+    config = get_rate_limiter("voice-agent-slow")._client.meta.config  # type: ignore[attr-defined]
+    budget = CallBudget(config.connect_timeout, config.read_timeout,
+                        config.retries["total_max_attempts"])
+    timeout_s = load_sam_app().functions["SessionFunction"].timeout_s
+    print(f"\nslow DynamoDB on minting: JSON 503 after {elapsed_s:.1f} s and {attempts} "
+          f"attempts (worst case {budget.worst_case_s:g} s, function timeout {timeout_s:g} s)")
+    assert "rate limit store unavailable" in body["error"]
+    assert attempts == budget.max_attempts == 2  # standard retries, not botocore's legacy 5
+    assert budget.worst_case_s < timeout_s  # a slow store can never become a Lambda timeout
+    assert openai.requests == []  # nothing minted while the limit could not be checked
 
 
 # --- Tavily (web search) ---------------------------------------------------------------------

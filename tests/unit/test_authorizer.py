@@ -35,6 +35,10 @@ def authorize(headers=None, cookies=None) -> dict[str, Any]:
     return result
 
 
+# A page of the API's own origin: the only one a cookie works from without CORS origins.
+OWN_ORIGIN = {"host": "api.example", "origin": "https://api.example"}
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
 
@@ -54,13 +58,43 @@ def test_valid_es256_token_is_allowed(jwt_kit: JwtKit):
 
 def test_valid_cookie_token_is_allowed(jwt_kit: JwtKit):
     cookies = ["theme=dark", f"access_token={jwt_kit.token('carol')}"]
-    assert authorize(cookies=cookies)["context"] == {"sub": "carol"}
+    assert authorize(OWN_ORIGIN, cookies=cookies)["context"] == {"sub": "carol"}
+
+
+def test_cookie_from_an_allowed_cors_origin_is_allowed_and_a_foreign_one_is_403(
+        jwt_kit: JwtKit, monkeypatch):
+    monkeypatch.setenv("CORS_ALLOWED_ORIGINS", "https://app.example, http://localhost:3000")
+    cookies = [f"access_token={jwt_kit.token('cora')}"]
+    allowed = authorize({"origin": "https://app.example"}, cookies)
+    default_port = authorize({"origin": "https://APP.example:443"}, cookies)
+    foreign = authorize({"origin": "https://evil.example"}, cookies)
+    opaque = authorize({"origin": "null"}, cookies)
+    assert allowed["context"] == default_port["context"] == {"sub": "cora"}
+    for denied in (foreign, opaque):
+        assert denied["isAuthorized"] is False and denied["context"]["status"] == 403
+
+
+def test_cookie_write_without_origin_is_403_and_a_read_without_origin_is_allowed(
+        jwt_kit: JwtKit):
+    cookies = [f"access_token={jwt_kit.token('cleo')}"]
+    write = authorize(cookies=cookies)
+    read_event = authorizer_event(cookies=cookies)
+    read_event["requestContext"]["http"]["method"] = "GET"
+    read = load_function_module("authorizer").lambda_handler(read_event, LambdaContext())
+    assert (write["isAuthorized"], write["context"]["status"]) == (False, 403)
+    assert read == {"isAuthorized": True, "context": {"sub": "cleo"}}
+
+
+def test_bearer_token_works_from_any_origin(jwt_kit: JwtKit):
+    result = authorize({**bearer(jwt_kit.token("bea")), "origin": "https://evil.example"})
+    assert result == {"isAuthorized": True, "context": {"sub": "bea"}}
 
 
 def test_cookie_name_is_configurable(jwt_kit: JwtKit, monkeypatch):
     monkeypatch.setenv("JWT_COOKIE_NAME", "session")
-    assert authorize(cookies=[f"session={jwt_kit.token('dan')}"])["isAuthorized"] is True
-    assert authorize(cookies=[f"access_token={jwt_kit.token('dan')}"])["isAuthorized"] is False
+    assert authorize(OWN_ORIGIN, [f"session={jwt_kit.token('dan')}"])["isAuthorized"] is True
+    assert authorize(OWN_ORIGIN,
+                     [f"access_token={jwt_kit.token('dan')}"])["isAuthorized"] is False
 
 
 def test_missing_credentials_are_denied_as_missing(jwt_kit: JwtKit):

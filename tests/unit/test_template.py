@@ -227,7 +227,8 @@ def test_environment_covers_every_setting_and_keys_come_from_secrets(
                 "EMBEDDING_MODEL_ID", "EMBEDDING_DIMENSIONS", "JWT_ISSUER", "JWT_AUDIENCE",
                 "JWT_JWKS_URL", "JWT_COOKIE_NAME", "OPENAI_BASE_URL", "TAVILY_BASE_URL",
                 "MEMORY_LLM", "SESSION_RATE_LIMIT", "SESSION_RATE_WINDOW_SECONDS",
-                "SESSION_TTL_SECONDS"}
+                "SESSION_TTL_SECONDS", "SEARCH_RATE_LIMIT", "SEARCH_RATE_WINDOW_SECONDS",
+                "CORS_ALLOWED_ORIGINS"}
     assert required <= set(global_env)
     assert global_env["MEMORY_TABLE"] == {"Ref": "MemoryTable"}
     assert global_env["EMBEDDINGS"] == "bedrock"
@@ -253,7 +254,8 @@ def test_iam_policies_are_per_function_and_least_privilege(raw: dict[str, Any]) 
     assert _policy_names(raw, "MemoryFunction") == {
         "DynamoDBCrudPolicy", "SQSSendMessagePolicy", "Statement"}
     assert _policy_names(raw, "MemoryWorkerFunction") == {"DynamoDBCrudPolicy", "Statement"}
-    assert _policy_names(raw, "SearchFunction") == {"AWSSecretsManagerGetSecretValuePolicy"}
+    assert _policy_names(raw, "SearchFunction") == {
+        "DynamoDBCrudPolicy", "AWSSecretsManagerGetSecretValuePolicy"}
     for logical_id in FUNCTION_DIRS:
         for policy in raw["Resources"][logical_id]["Properties"].get("Policies", []):
             for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:

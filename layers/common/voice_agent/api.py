@@ -7,8 +7,6 @@ without details (the details go to the log, with the correlation id).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import warnings
 from collections.abc import Callable, Sequence
@@ -16,13 +14,18 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.logging import correlation_paths
 
+# MAX_BODY_BYTES stays importable from here, where it was defined before body_checks.
+from voice_agent.body_checks import MAX_BODY_BYTES as MAX_BODY_BYTES
+from voice_agent.body_checks import check_body
 from voice_agent.errors import ApiError
 
 SERVICE = "voice-agent"
-MAX_BODY_BYTES = 64 * 1024  # largest legitimate body is a few memory messages
 
 # Routes that publish no metric (health, lists) are normal, not worth a warning per request.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -57,34 +60,15 @@ def describe_validation_errors(errors: Sequence[Any]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def unreadable_body_response(event: dict[str, Any]) -> dict[str, Any] | None:
-    """Reject a body before any parsing: too large (413), or not UTF-8 text (422).
+def rejected_body_response(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The answer to a body refused before any parsing (415, 413, 422), or None.
 
     Checked ahead of the resolver because Powertools validates the body before user
-    middlewares run: an oversized body would otherwise be parsed in full, and bytes that are
-    not UTF-8 would escape its JSON decoding as an unexpected error.
+    middlewares run: an oversized or deeply nested body would otherwise be parsed in full, and
+    bytes that are not UTF-8 would escape its JSON decoding as an unexpected error.
     """
-    body = event.get("body")
-    if not body:
-        return None
-    if len(body) > MAX_BODY_BYTES * 4 // 3 + 4:  # cheap bound before decoding anything
-        return _proxy_error(413, f"request body larger than {MAX_BODY_BYTES} bytes")
-    raw = body.encode("utf-8", "surrogatepass")
-    if event.get("isBase64Encoded"):
-        try:
-            raw = base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError):
-            return _proxy_error(422, "body: invalid base64 encoding")
-    if len(raw) > MAX_BODY_BYTES:
-        return _proxy_error(413, f"request body larger than {MAX_BODY_BYTES} bytes")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return _proxy_error(422, "body: invalid JSON (not UTF-8 text)")
-    if event.get("isBase64Encoded"):
-        # Hand the resolver text it can parse, as API Gateway does for textual bodies.
-        event["body"], event["isBase64Encoded"] = text, False
-    return None
+    rejection = check_body(event)
+    return None if rejection is None else _proxy_error(rejection.status, rejection.message)
 
 
 def _proxy_error(status: int, message: str) -> dict[str, Any]:
@@ -98,6 +82,11 @@ def make_resolver() -> APIGatewayHttpResolver:
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError) -> Response:
         return error_response(422, describe_validation_errors(exc.errors()))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _media_type(_exc: RequestUnsupportedContentType) -> Response:
+        # check_body answers these first; this keeps any case it misses a 415, never a 500.
+        return error_response(415, "request body must be application/json")
 
     @app.exception_handler(ApiError)
     def _domain(exc: ApiError) -> Response:
@@ -137,6 +126,6 @@ def lambda_entry(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any],
     @metrics.log_metrics
     @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return unreadable_body_response(event) or app.resolve(event, context)
+        return rejected_body_response(event) or app.resolve(event, context)
 
     return handler

@@ -30,13 +30,23 @@ ALGORITHM_FOR_KEY_TYPE = {"RSA": "RS256", "EC": "ES256"}
 SUPPORTED_CRITICAL_HEADERS: frozenset[str] = frozenset()
 
 
-class InvalidToken(Exception):
-    """The request's credentials are missing or do not verify."""
+# Methods that change state; a browser sends ``Origin`` on every one of them, same-site or not.
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
 
-    def __init__(self, reason: str, *, missing: bool = False) -> None:
+
+class InvalidToken(Exception):
+    """The request's credentials are missing, do not verify, or may not be used from here.
+
+    ``status`` is what the local runner answers (401, or 403 for a cookie sent from a foreign
+    origin); on AWS every denial is API Gateway's 403.
+    """
+
+    def __init__(self, reason: str, *, missing: bool = False, status: int = 401) -> None:
         super().__init__(reason)
         self.reason = reason
         self.missing = missing
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -137,6 +147,52 @@ def extract_token(headers: Mapping[str, str] | None, cookies: Sequence[str] | No
     raise InvalidToken("missing credentials", missing=True)
 
 
+def normalise_origin(value: str) -> str:
+    """``scheme://host[:port]`` in lower case, default ports and trailing slashes dropped."""
+    scheme, sep, rest = value.strip().lower().partition("://")
+    if not sep:
+        return value.strip().lower()
+    host = rest.split("/", 1)[0]
+    name, colon, port = host.rpartition(":")
+    if colon and "]" not in port and port == _DEFAULT_PORTS.get(scheme):
+        host = name
+    return f"{scheme}://{host}"
+
+
+def is_same_origin(origin: str, host: str | None) -> bool:
+    """True when ``origin`` names the host (and port) the request was sent to (``Host``)."""
+    value = (host or "").strip().lower()
+    name, colon, port = value.rpartition(":")
+    if colon and "]" not in port and port in _DEFAULT_PORTS.values():
+        value = name  # the default port, which an Origin never spells out
+    return bool(value) and normalise_origin(origin).partition("://")[2] == value
+
+
+def check_cookie_origin(headers: Mapping[str, str], method: str,
+                        allowed_origins: Sequence[str]) -> None:
+    """Refuse a cookie-authenticated request from outside the allowed origins (403).
+
+    The cookie is sent by the browser whatever page made the request, so the cookie alone does
+    not show the user meant it: ``SameSite=Lax`` keeps it off most cross-site requests, and
+    this is the second line. Allowed: an ``Origin`` among ``allowed_origins`` (the CORS
+    origins) or the API's own origin (the ``Host`` the request was sent to). A write without
+    any ``Origin`` is refused too: browsers always send it on writes, and clients that are not
+    browsers authenticate with the Authorization header, which this check never applies to.
+    """
+    lowered = {k.lower(): v for k, v in headers.items()}
+    origin = lowered.get("origin")
+    if origin is None:
+        if method.upper() in UNSAFE_METHODS:
+            raise InvalidToken("cookie sign-in needs an Origin header on writes", status=403)
+        return
+    allowed = {normalise_origin(o) for o in allowed_origins if o.strip()}
+    if normalise_origin(origin) in allowed:
+        return
+    if is_same_origin(origin, lowered.get("host")):
+        return
+    raise InvalidToken("origin not allowed for cookie sign-in", status=403)
+
+
 def verify_token(token: str, *, jwks: JwksCache, issuer: str, audience: str) -> Identity:
     """Verify ``token`` and return the caller's identity, or raise :class:`InvalidToken`."""
     if len(token.encode()) > MAX_TOKEN_BYTES:
@@ -179,10 +235,27 @@ def verify_token(token: str, *, jwks: JwksCache, issuer: str, audience: str) -> 
     return Identity(sub=sub, claims=claims)
 
 
+def _event_method(event: Mapping[str, Any]) -> str:
+    context = event.get("requestContext") or {}
+    method = (context.get("http") or {}).get("method")
+    if isinstance(method, str) and method:
+        return method
+    return str(event.get("routeKey") or "").partition(" ")[0]
+
+
 def authorize_request(event: Mapping[str, Any], *, issuer: str | None, audience: str | None,
-                      jwks_url: str | None, cookie_name: str) -> Identity:
-    """Authorize an API Gateway payload-2.0 REQUEST authorizer event."""
-    token = extract_token(event.get("headers"), event.get("cookies"), cookie_name)
+                      jwks_url: str | None, cookie_name: str,
+                      allowed_origins: Sequence[str] = ()) -> Identity:
+    """Authorize an API Gateway payload-2.0 REQUEST authorizer event.
+
+    A token from the cookie also has to come from an allowed origin
+    (:func:`check_cookie_origin`); a token in the Authorization header works from anywhere:
+    a browser never adds that header by itself, so whoever sends it already holds the token.
+    """
+    headers = event.get("headers") or {}
+    token = extract_token(headers, event.get("cookies"), cookie_name)
+    if not any(name.lower() == "authorization" for name in headers):
+        check_cookie_origin(headers, _event_method(event), allowed_origins)
     if not (issuer and audience and jwks_url):
         # Misconfiguration must deny, never allow, and never crash the authorizer.
         raise InvalidToken("authorizer is not configured (JWT_ISSUER, JWT_AUDIENCE, JWT_JWKS_URL)")

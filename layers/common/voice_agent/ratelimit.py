@@ -6,12 +6,22 @@ import threading
 import time
 from typing import Any, Protocol
 
+from voice_agent.aws import aws_client
 from voice_agent.errors import RateLimited, ServiceUnavailable
 
 
 class RateLimiter(Protocol):
     def hit(self, user_id: str, bucket: str, limit: int, window_s: int) -> None:
         """Count one request; raise :class:`RateLimited` when over ``limit`` in the window."""
+
+
+# What the caller is told per bucket; a bucket not listed gets a generic sentence.
+_MESSAGES = {"session": "too many sessions; try again later",
+             "search": "too many web searches; try again later"}
+
+
+def _message(bucket: str) -> str:
+    return _MESSAGES.get(bucket, f"too many {bucket} requests; try again later")
 
 
 def _window(window_s: int, now: float) -> tuple[int, int]:
@@ -27,10 +37,10 @@ class DynamoDbRateLimiter:
     """
 
     def __init__(self, table_name: str, client: Any | None = None) -> None:
-        import boto3
-
         self._table = table_name
-        self._client = client or boto3.client("dynamodb")
+        # Bounded like every client (voice_agent.aws): a slow DynamoDB is a JSON 503 within
+        # the function's time, never a Lambda timeout.
+        self._client = client or aws_client("dynamodb")
 
     def hit(self, user_id: str, bucket: str, limit: int, window_s: int) -> None:
         now = time.time()
@@ -47,7 +57,7 @@ class DynamoDbRateLimiter:
         except Exception as exc:  # botocore errors: do not mint when limits cannot be checked
             raise ServiceUnavailable("rate limit store unavailable") from exc
         if int(result["Attributes"]["count"]["N"]) > limit:
-            raise RateLimited("too many sessions; try again later", int(end - now) + 1)
+            raise RateLimited(_message(bucket), int(end - now) + 1)
 
 
 class InMemoryRateLimiter:
@@ -66,7 +76,7 @@ class InMemoryRateLimiter:
             self._counts[key] = self._counts.get(key, 0) + 1
             count = self._counts[key]
         if count > limit:
-            raise RateLimited("too many sessions; try again later", int(end - now) + 1)
+            raise RateLimited(_message(bucket), int(end - now) + 1)
 
 
 _limiter: RateLimiter | None = None

@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
+from voice_agent.aws import aws_client
 from voice_agent.errors import ConfigError, ServiceUnavailable
 
 SECRET_CACHE_S = 300  # a rotated key is picked up within five minutes
+
+
+_provider: Any = None
+
+
+def _secrets_provider() -> Any:
+    """Powertools' cached Secrets Manager reader, on a client built by :mod:`voice_agent.aws`."""
+    global _provider
+    if _provider is None:
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        _provider = SecretsProvider(boto3_client=aws_client("secretsmanager"))
+    return _provider
 
 
 def get_api_key(name: str) -> str:
@@ -25,7 +40,7 @@ def get_api_key(name: str) -> str:
     from aws_lambda_powertools.utilities import parameters
 
     try:
-        value = parameters.get_secret(secret_id, max_age=SECRET_CACHE_S)
+        value = _secrets_provider().get(secret_id, max_age=SECRET_CACHE_S)
     except parameters.exceptions.GetParameterError as exc:
         # The message of the underlying error may name the secret; it never holds its value.
         raise ServiceUnavailable(f"{name} could not be read from Secrets Manager") from exc

@@ -39,7 +39,19 @@ class Settings(BaseModel):
     jwt_audience: str | None = None
     jwt_jwks_url: str | None = None
     jwt_cookie_name: str = "access_token"
+    # The CORS origins (CORS_ALLOWED_ORIGINS, comma-separated): the only pages besides the
+    # API's own origin whose requests may authenticate with the cookie.
+    cors_allowed_origins: tuple[str, ...] = ()
+    search_rate_limit: int = Field(30, ge=0)
+    search_rate_window_s: int = Field(600, ge=1)
     local_data_dir: str | None = None
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("transcription_model")
     @classmethod
@@ -78,6 +90,9 @@ def get_settings() -> Settings:
         "jwt_audience": _env("JWT_AUDIENCE"),
         "jwt_jwks_url": _env("JWT_JWKS_URL"),
         "jwt_cookie_name": _env("JWT_COOKIE_NAME"),
+        "cors_allowed_origins": _env("CORS_ALLOWED_ORIGINS"),
+        "search_rate_limit": _env("SEARCH_RATE_LIMIT"),
+        "search_rate_window_s": _env("SEARCH_RATE_WINDOW_SECONDS"),
         "local_data_dir": _env("VOICE_AGENT_DATA_DIR"),
     }
     return Settings(**{k: v for k, v in values.items() if v is not None})

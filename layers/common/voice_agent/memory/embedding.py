@@ -589,18 +589,11 @@ def make_bedrock_client(
         connect_timeout_s: TCP/TLS connect timeout.
         read_timeout_s: Socket read timeout; one embedding normally takes well under 1 s.
     """
-    import boto3
-    from botocore.config import Config
+    from voice_agent.aws import CallBudget, aws_client
 
-    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    config = Config(
-        connect_timeout=connect_timeout_s,
-        read_timeout=read_timeout_s,
-        # Retries happen in BedrockTitanEmbedder, which knows the time budget.
-        retries={"total_max_attempts": 1, "mode": "standard"},
-        max_pool_connections=16,
-    )
-    return boto3.client("bedrock-runtime", region_name=region or "us-east-1", config=config)
+    # Retries happen in BedrockTitanEmbedder, which knows the time budget.
+    return aws_client("bedrock-runtime", CallBudget(connect_timeout_s, read_timeout_s, 1),
+                      region=region, max_pool_connections=16)
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from voice_agent.aws import CallBudget, aws_client
 from voice_agent.errors import ConfigError
 from voice_agent.memory.models import MAX_MEMORY_CHARS
 from voice_agent.memory.prompts import (
@@ -102,16 +103,8 @@ class BedrockConverseLLM:
         """
         self.model_id = model_id
         if client is None:
-            import boto3
-            from botocore.config import Config
-
-            region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-            client = boto3.client(
-                "bedrock-runtime", region_name=region or "us-east-1",
-                # No hidden retries: `_ask` and SQS own the retry budget.
-                config=Config(connect_timeout=3, read_timeout=timeout_s,
-                              retries={"total_max_attempts": 1, "mode": "standard"}),
-            )
+            # No hidden retries: `_ask` and SQS own the retry budget.
+            client = aws_client("bedrock-runtime", CallBudget(3.0, timeout_s, 1))
         self._client = client
 
     @property

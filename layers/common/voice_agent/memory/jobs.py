@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
+from voice_agent.aws import REQUEST_CALL, aws_client
 from voice_agent.errors import ConfigError, ServiceUnavailable
 
 __all__ = [
@@ -73,17 +74,7 @@ class SqsJobQueue:
                 answer in seconds even when SQS is slow).
         """
         self.queue_url = queue_url
-        if client is None:
-            import boto3
-            from botocore.config import Config
-
-            region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-            client = boto3.client(
-                "sqs", region_name=region or "us-east-1",
-                config=Config(connect_timeout=1, read_timeout=3,
-                              retries={"total_max_attempts": 2, "mode": "standard"}),
-            )
-        self._client = client
+        self._client = client if client is not None else aws_client("sqs", REQUEST_CALL)
 
     def send(self, message: dict[str, Any]) -> None:
         """Sends the message; raises `ServiceUnavailable` when SQS fails."""

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import random
 import secrets
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from voice_agent.aws import REQUEST_CALL, aws_client
 from voice_agent.memory.store import (
     JOB_TTL_S,
     AddMemory,
@@ -80,18 +80,9 @@ def make_dynamodb_client(region: str | None = None) -> Any:
 
     The endpoint honours ``AWS_ENDPOINT_URL_DYNAMODB`` (boto3 reads it natively).
     """
-    import boto3
-    from botocore.config import Config
-
-    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    config = Config(
-        # Worst case of one call ≈ 2 × (1 + 3) s; failures such as refused connections, 5xx
-        # and throttling answer at once, so a request stays well inside the API's 15 s.
-        connect_timeout=1, read_timeout=3,
-        retries={"total_max_attempts": 2, "mode": "standard"},
-        max_pool_connections=32,
-    )
-    return boto3.client("dynamodb", region_name=region or "us-east-1", config=config)
+    # Worst case of one call ≈ 2 × (1 + 3) s + backoff; failures such as refused connections,
+    # 5xx and throttling answer at once, so a request stays well inside the API's 15 s.
+    return aws_client("dynamodb", REQUEST_CALL, region=region, max_pool_connections=32)
 
 
 def _pk(user_id: str) -> dict[str, str]:

@@ -1,0 +1,69 @@
+"""The one factory for boto3 clients: explicit timeouts and standard retries within a budget.
+
+botocore's defaults (60 s connect, 60 s read, legacy retries) would let one slow DynamoDB or
+SQS call outlive a 15 s function, so the caller would see a Lambda timeout instead of our JSON
+503. Every client is built here with a :class:`CallBudget` whose worst case (every attempt
+timing out, plus the backoff between attempts) fits inside the timeout of the functions that
+use it; ``tests/unit/test_aws_clients.py`` checks that against ``template.yaml``.
+
+Endpoints come from the standard ``AWS_ENDPOINT_URL_<SERVICE>`` variables, which boto3 reads
+itself, so moto, LocalStack and loopback fakes plug in without code changes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+# botocore's standard mode sleeps up to 2**(attempt - 1) s (random jitter) between attempts.
+_STANDARD_BACKOFF_CAP_S = 20.0
+
+
+@dataclass(frozen=True)
+class CallBudget:
+    """How long one AWS API call may take, retries included."""
+
+    connect_timeout_s: float
+    read_timeout_s: float
+    max_attempts: int
+
+    @property
+    def worst_case_s(self) -> float:
+        """Every attempt times out on connect and read, with the longest backoff between."""
+        backoff = sum(min(2.0 ** (attempt - 1), _STANDARD_BACKOFF_CAP_S)
+                      for attempt in range(1, self.max_attempts))
+        return self.max_attempts * (self.connect_timeout_s + self.read_timeout_s) + backoff
+
+
+# Calls made while an API request waits (DynamoDB, SQS, Secrets Manager): two attempts of
+# 1 s + 3 s, ≤ 9 s in all, inside the 15 s of the HTTP functions with room for the rest of the
+# request. Refused connections, 5xx and throttling fail fast, long before that.
+REQUEST_CALL = CallBudget(connect_timeout_s=1.0, read_timeout_s=3.0, max_attempts=2)
+
+
+def aws_region() -> str:
+    """``AWS_REGION``, else ``AWS_DEFAULT_REGION``, else ``us-east-1``."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def aws_client(service: str, budget: CallBudget = REQUEST_CALL, *,
+               region: str | None = None, max_pool_connections: int = 10) -> Any:
+    """A boto3 client for ``service`` whose calls stay within ``budget``.
+
+    Args:
+        service: The boto3 service name (``dynamodb``, ``sqs``, ``bedrock-runtime``, …).
+        budget: Timeouts and attempts of one call (standard retry mode).
+        region: AWS region; defaults to :func:`aws_region`.
+        max_pool_connections: Connections kept per client (concurrent calls of one process).
+    """
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=budget.connect_timeout_s,
+        read_timeout=budget.read_timeout_s,
+        retries={"total_max_attempts": budget.max_attempts, "mode": "standard"},
+        max_pool_connections=max_pool_connections,
+    )
+    return boto3.client(service, region_name=region or aws_region(), config=config)
