@@ -52,7 +52,7 @@ def _reset_process_caches() -> None:
 
     settings.reset_settings()
     ratelimit.reset_rate_limiter()
-    auth._caches.clear()
+    auth.jwks_client.cache_clear()
     secrets._provider = None  # its client belongs to the test (and moto mock) that made it
 
 

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.data_classes import event_source
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerEventV2,
+    APIGatewayAuthorizerResponseV2,
+)
+
 from voice_agent.api import logger
 from voice_agent.auth import InvalidToken, authorize_request
 from voice_agent.settings import get_settings
 
 
 @logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@event_source(data_class=APIGatewayAuthorizerEventV2)
+def lambda_handler(event: APIGatewayAuthorizerEventV2, context: Any) -> dict[str, Any]:
     settings = get_settings()
     try:
         identity = authorize_request(
@@ -29,9 +36,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.info("request denied", extra={"reason": exc.reason})
         # API Gateway ignores a denial's context (a denial is its 403); the local runner reads
         # it to answer 401, or 403 for a cookie from a foreign origin.
-        return {"isAuthorized": False,
-                "context": {"reason": exc.reason, "missing": exc.missing, "status": exc.status}}
+        denial = {"reason": exc.reason, "missing": exc.missing, "status": exc.status}
+        return APIGatewayAuthorizerResponseV2(authorize=False, context=denial).asdict()
     except Exception:  # noqa: BLE001 — e.g. JWKS unreachable: deny, do not crash
         logger.exception("authorizer failed; denying")
-        return {"isAuthorized": False, "context": {"reason": "authorizer unavailable"}}
-    return {"isAuthorized": True, "context": {"sub": identity.sub}}
+        unavailable = {"reason": "authorizer unavailable"}
+        return APIGatewayAuthorizerResponseV2(authorize=False, context=unavailable).asdict()
+    return APIGatewayAuthorizerResponseV2(authorize=True, context={"sub": identity.sub}).asdict()

@@ -7,7 +7,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from voice_agent.api import caller_id, lambda_entry, make_resolver
+from voice_agent.api import CallerId, lambda_entry, make_resolver
 from voice_agent.memory import service
 from voice_agent.memory.models import (
     AddMemoryRequest,
@@ -30,37 +30,38 @@ _ADD_RESPONSES = {
 
 
 @app.post("/api/memory/search", summary="Search the caller's memories", tags=["memory"])
-def search(body: SearchMemoriesRequest) -> SearchMemoriesResponse:
-    return service.search_memories(caller_id(app), body, service.memory_deps())
+def search(body: SearchMemoriesRequest, user_id: CallerId) -> SearchMemoriesResponse:
+    return service.search_memories(user_id, body, service.memory_deps())
 
 
 @app.post("/api/memory", summary="Add memories", tags=["memory"], responses=_ADD_RESPONSES)
-def add(body: AddMemoryRequest) -> Response[AddMemoryResponse | QueuedResponse]:
-    result = service.add_memories(caller_id(app), body, service.memory_deps())
+def add(body: AddMemoryRequest, user_id: CallerId) -> Response[AddMemoryResponse | QueuedResponse]:
+    result = service.add_memories(user_id, body, service.memory_deps())
     status = 202 if isinstance(result, QueuedResponse) else 201
     return Response(status, "application/json", result)
 
 
 @app.get("/api/memory", summary="List the caller's memories", tags=["memory"])
-def list_all(limit: Annotated[int, Query(ge=1, le=100)] = 20,
+def list_all(user_id: CallerId,
+             limit: Annotated[int, Query(ge=1, le=100)] = 20,
              cursor: Annotated[str | None, Query(max_length=512)] = None) -> ListMemoriesResponse:
-    return service.list_memories(caller_id(app), limit, cursor, service.memory_deps())
+    return service.list_memories(user_id, limit, cursor, service.memory_deps())
 
 
 @app.get("/api/memory/jobs/<job_id>", summary="Status of an add job", tags=["memory"])
-def job(job_id: str) -> JobResponse:
-    return service.job_status(caller_id(app), job_id, service.memory_deps())
+def job(job_id: str, user_id: CallerId) -> JobResponse:
+    return service.job_status(user_id, job_id, service.memory_deps())
 
 
 @app.get("/api/memory/<memory_id>/history", summary="Changes of a memory", tags=["memory"])
-def history(memory_id: str) -> HistoryResponse:
-    return service.memory_history(caller_id(app), memory_id, service.memory_deps())
+def history(memory_id: str, user_id: CallerId) -> HistoryResponse:
+    return service.memory_history(user_id, memory_id, service.memory_deps())
 
 
 @app.delete("/api/memory/<memory_id>", summary="Delete a memory and its history",
             tags=["memory"], responses={204: {"description": "Deleted"}})
-def delete(memory_id: str) -> Response[None]:
-    service.delete_memory(caller_id(app), memory_id, service.memory_deps())
+def delete(memory_id: str, user_id: CallerId) -> Response[None]:
+    service.delete_memory(user_id, memory_id, service.memory_deps())
     return Response(204)
 
 

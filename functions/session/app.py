@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from voice_agent.api import caller_id, lambda_entry, make_resolver, metrics
+from voice_agent.api import CallerId, lambda_entry, make_resolver, metrics
 from voice_agent.session.minting import session_options
 from voice_agent.session.models import SessionOptions, SessionRequest, SessionResponse
 from voice_agent.session.service import create_session
@@ -23,8 +23,8 @@ def options() -> SessionOptions:
 
 
 @app.post("/api/voice-agent")
-def voice_agent(body: SessionRequest | None = None) -> SessionResponse:
-    session = create_session(caller_id(app), body or SessionRequest())
+def voice_agent(user_id: CallerId, body: SessionRequest | None = None) -> SessionResponse:
+    session = create_session(user_id, body or SessionRequest())
     metrics.add_metric(name="SessionsMinted", unit="Count", value=1)
     return session
 

@@ -11,6 +11,7 @@ import jwt
 import pytest
 
 from tests.conftest import AUDIENCE, ISSUER, JwtKit, LambdaContext, load_function_module
+from tests.fakes.http_server import LoopbackHttpServer, RecordedRequest, ScriptedResponse
 from voice_agent import auth
 
 
@@ -192,27 +193,71 @@ def test_unreachable_jwks_denies(jwt_kit: JwtKit, monkeypatch):
     assert authorize(bearer(jwt_kit.token()))["isAuthorized"] is False
 
 
-def test_unknown_kid_refreshes_jwks_at_most_once_a_minute(jwt_kit: JwtKit):
-    clock = [1000.0]
-    cache = auth.JwksCache(jwt_kit.jwks_url, clock=lambda: clock[0])
-    loads = []
-    original = cache._load
+class JwksServer(LoopbackHttpServer):
+    """A loopback JWKS endpoint serving whatever key set the test puts in ``document``."""
 
-    def counting_load():
-        loads.append(clock[0])
-        return original()
+    def __init__(self, document: dict[str, Any]) -> None:
+        super().__init__()
+        self.document = document
 
-    cache._load = counting_load  # type: ignore[method-assign]
-    assert cache.get("rsa-1") is not None
-    for _ in range(20):
-        assert cache.get("rotated-later") is None
-    assert len(loads) == 1
-    clock[0] += auth.JWKS_MIN_REFRESH_INTERVAL_S
-    cache.get("rotated-later")
-    assert len(loads) == 2
+    def default_response(self, request: RecordedRequest) -> ScriptedResponse:
+        return ScriptedResponse(200, self.document)
+
+
+def _key_set(kit: JwtKit, *kids: str) -> dict[str, Any]:
+    document = json.loads(kit.jwks_path.read_text())
+    return {"keys": [key for key in document["keys"] if key["kid"] in kids]}
+
+
+def test_unknown_kid_refreshes_jwks_at_most_once_per_interval(jwt_kit: JwtKit):
+    with JwksServer(_key_set(jwt_kit, "rsa-1")) as server:
+        client = auth.make_jwks_client(f"{server.url}/jwks.json")
+        assert client.get_signing_key("rsa-1").key_id == "rsa-1"
+        for _ in range(20):
+            with pytest.raises(jwt.PyJWKClientError):
+                client.get_signing_key("rotated-later")
+        assert len(server.requests) == 1
+
+
+def test_unknown_kid_refresh_finds_a_rotated_key_over_http(jwt_kit: JwtKit, monkeypatch):
+    with JwksServer(_key_set(jwt_kit, "rsa-1")) as server:
+        monkeypatch.setenv("JWT_JWKS_URL", f"{server.url}/jwks.json")
+        assert authorize(bearer(jwt_kit.token("ann")))["isAuthorized"] is True
+        assert authorize(bearer(jwt_kit.token("ann", alg="ES256")))["isAuthorized"] is False
+        # The EC key is published later; with no refresh interval the next lookup finds it.
+        server.document = _key_set(jwt_kit, "rsa-1", "ec-1")
+        client = auth.make_jwks_client(f"{server.url}/jwks.json", min_refresh_interval_s=0)
+        assert client.get_signing_key("ec-1").key_id == "ec-1"
+        identity = auth.verify_token(jwt_kit.token("ann", alg="ES256"), jwks=client,
+                                     issuer=ISSUER, audience=AUDIENCE)
+        assert identity.sub == "ann"
+        assert [r.path for r in server.requests] == ["/jwks.json"] * len(server.requests)
+
+
+def test_jwks_with_an_hmac_key_never_verifies_an_hs256_token(jwt_kit: JwtKit, monkeypatch):
+    secret = b"s" * 32
+    oct_key = {"kty": "oct", "kid": "hmac-1", "use": "sig",
+               "k": base64.urlsafe_b64encode(secret).rstrip(b"=").decode()}
+    with JwksServer({"keys": [*_key_set(jwt_kit, "rsa-1")["keys"], oct_key]}) as server:
+        monkeypatch.setenv("JWT_JWKS_URL", f"{server.url}/jwks.json")
+        hs256 = jwt.encode(jwt_kit.claims("hal"), secret, algorithm="HS256",
+                           headers={"kid": "hmac-1"})
+        assert authorize(bearer(hs256))["isAuthorized"] is False
+        assert authorize(bearer(jwt_kit.token("hal")))["isAuthorized"] is True
+
+
+def test_jwks_answering_an_error_denies_without_raising(jwt_kit: JwtKit, monkeypatch):
+    with JwksServer({}) as server:
+        monkeypatch.setenv("JWT_JWKS_URL", f"{server.url}/jwks.json")
+        server.answer_next(500, {"error": "down"})
+        assert authorize(bearer(jwt_kit.token()))["context"] == {
+            "reason": "authorizer unavailable"}
+        server.document = _key_set(jwt_kit, "rsa-1")
+        auth.jwks_client.cache_clear()
+        assert authorize(bearer(jwt_kit.token()))["isAuthorized"] is True
 
 
 def test_verify_token_reports_identity(jwt_kit: JwtKit):
-    identity = auth.verify_token(jwt_kit.token("zoe"), jwks=auth.jwks_cache(jwt_kit.jwks_url),
+    identity = auth.verify_token(jwt_kit.token("zoe"), jwks=auth.jwks_client(jwt_kit.jwks_url),
                                  issuer=ISSUER, audience=AUDIENCE)
     assert identity.sub == "zoe"

@@ -10,15 +10,16 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Depends, Request, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 # MAX_BODY_BYTES stays importable from here, where it was defined before body_checks.
 from voice_agent.body_checks import MAX_BODY_BYTES as MAX_BODY_BYTES
@@ -107,16 +108,25 @@ def make_resolver() -> APIGatewayHttpResolver:
     return app
 
 
-def caller_id(app: APIGatewayHttpResolver) -> str:
+def verified_caller(request: Request) -> str:
     """The verified user id (JWT ``sub``) the authorizer put into the request context.
 
     Never read from the body, the query or a header: only the authorizer decides who calls.
+    Routes receive it as a :data:`CallerId` parameter, so this is the one place that reads it
+    and fails closed (401) when the context is missing.
     """
-    context = app.current_event.request_context.authorizer.get_lambda or {}
+    event = request.resolved_event
+    context: dict[str, Any] = {}
+    if isinstance(event, APIGatewayProxyEventV2):  # every function here is an HTTP API one
+        context = event.request_context.authorizer.get_lambda or {}
     sub = context.get("sub")
     if not isinstance(sub, str) or not sub:
         raise ApiError("unauthorized", status=401)
     return sub
+
+
+CallerId = Annotated[str, Depends(verified_caller)]
+"""A route parameter holding the caller's verified user id (see :func:`verified_caller`)."""
 
 
 def lambda_entry(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:

@@ -3,22 +3,25 @@
 Rules (ARCHITECTURE.md): RS256/ES256 only; the key is the JWKS entry whose ``kid`` matches the
 token's and its type must fit the token's ``alg``; ``iss``/``aud``/``exp``/``sub`` required,
 ``nbf`` honoured, small leeway; unknown ``crit`` headers and oversized tokens rejected. Every
-failure is an :class:`InvalidToken`, whatever the library raised.
+failure is an :class:`InvalidToken`, whatever the library raised, except an unreachable JWKS
+(:class:`jwt.PyJWKClientConnectionError`), which the authorizer reports as unavailable.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-import httpx
 import jwt
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerEventV2,
+)
+from aws_lambda_powertools.utilities.data_classes.common import CaseInsensitiveDict
 
 MAX_TOKEN_BYTES = 8 * 1024
 LEEWAY_S = 30
@@ -57,94 +60,94 @@ class Identity:
     claims: Mapping[str, Any]
 
 
-class JwksCache:
-    """Keys from a JWKS URL (``https://``, ``http://`` or ``file://``), cached per process.
+class FileJwksClient(jwt.PyJWKClient):
+    """A :class:`jwt.PyJWKClient` reading its key set from a local file.
 
-    Refreshed when older than :data:`JWKS_MAX_AGE_S`, or when a token names an unknown ``kid``
-    — but never more than once per :data:`JWKS_MIN_REFRESH_INTERVAL_S`, so a flood of tokens
-    with made-up kids cannot turn into a flood of JWKS requests.
+    The local runner signs with its own key and publishes it as a file. pyjwt accepts only
+    ``http(s)`` URIs (a URI taken from a token's ``jku`` header must never read local files);
+    this path comes from configuration only, and :meth:`fetch_data` is its one reader, so the
+    caching, cooldown and lock stay pyjwt's.
     """
 
-    def __init__(self, url: str, clock: Any = time.monotonic) -> None:
-        self.url = url
-        self._clock = clock
-        self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at: float | None = None
-        self._lock = threading.Lock()
+    def __init__(self, path: Path, **options: Any) -> None:
+        super().__init__("http://127.0.0.1/unused", **options)
+        self.uri = path.as_uri()
+        self._path = path
 
-    def get(self, kid: str) -> jwt.PyJWK | None:
-        """Return the key with this ``kid``, refreshing the set if allowed; None if unknown."""
-        with self._lock:
-            now = self._clock()
-            stale = self._fetched_at is None or now - self._fetched_at > JWKS_MAX_AGE_S
-            may_refresh = (self._fetched_at is None
-                           or now - self._fetched_at >= JWKS_MIN_REFRESH_INTERVAL_S)
-            if stale or (kid not in self._keys and may_refresh):
-                self._keys = self._load()
-                self._fetched_at = now
-            return self._keys.get(kid)
-
-    def _load(self) -> dict[str, jwt.PyJWK]:
-        document = _read_jwks_document(self.url)
-        keys: dict[str, jwt.PyJWK] = {}
-        for entry in document.get("keys", []):
-            if not isinstance(entry, dict) or not entry.get("kid"):
-                continue
-            if entry.get("kty") not in ALGORITHM_FOR_KEY_TYPE or entry.get("use", "sig") != "sig":
-                continue
-            try:
-                keys[entry["kid"]] = jwt.PyJWK.from_dict(entry)
-            except (jwt.PyJWTError, ValueError, TypeError, KeyError):
-                continue  # one malformed key must not take the others down
-        return keys
+    def fetch_data(self) -> Any:
+        """Read the key set from the file (a missing or broken file is a connection error)."""
+        try:
+            document = json.loads(self._path.read_text())
+        except (OSError, ValueError) as exc:
+            raise jwt.PyJWKClientConnectionError(f"cannot read {self.uri}: {exc}") from exc
+        document = self._as_jwk_set_payload(document)
+        if self.jwk_set_cache is not None:
+            self.jwk_set_cache.put(document)
+        return document
 
 
-def _read_jwks_document(url: str) -> dict[str, Any]:
+def make_jwks_client(
+    url: str, *,
+    min_refresh_interval_s: float = JWKS_MIN_REFRESH_INTERVAL_S,
+) -> jwt.PyJWKClient:
+    """A JWKS client for ``url`` (``https://``, ``http://`` or ``file://``).
+
+    The key set is cached for :data:`JWKS_MAX_AGE_S`; a token naming an unknown ``kid``
+    refreshes it early, but at most once per ``min_refresh_interval_s``, so a flood of tokens
+    with made-up kids cannot turn into a flood of JWKS requests.
+    """
+    options: dict[str, Any] = {"lifespan": JWKS_MAX_AGE_S, "timeout": JWKS_TIMEOUT_S,
+                               "cooldown_duration": min_refresh_interval_s}
     parsed = urlparse(url)
     if parsed.scheme == "file":
-        return json.loads(Path(unquote(parsed.path)).read_text())
-    response = httpx.get(url, timeout=JWKS_TIMEOUT_S)
-    response.raise_for_status()
-    document = response.json()
-    if not isinstance(document, dict):
-        raise ValueError("JWKS document is not an object")
-    return document
+        return FileJwksClient(Path(unquote(parsed.path)), **options)
+    return jwt.PyJWKClient(url, **options)
 
 
-_caches: dict[str, JwksCache] = {}
-_caches_lock = threading.Lock()
+@functools.cache
+def jwks_client(url: str) -> jwt.PyJWKClient:
+    """The module-scope client for ``url`` (its cache is kept across warm invocations)."""
+    return make_jwks_client(url)
 
 
-def jwks_cache(url: str) -> JwksCache:
-    """The module-scope cache for ``url`` (kept across warm Lambda invocations)."""
-    with _caches_lock:
-        cache = _caches.get(url)
-        if cache is None:
-            cache = _caches[url] = JwksCache(url)
-        return cache
+def _named_cookie(cookies: Sequence[str], cookie_name: str) -> str | None:
+    for cookie in cookies:
+        name, _, value = cookie.strip().partition("=")
+        if name == cookie_name and value:
+            return value
+    return None
 
 
-def extract_token(headers: Mapping[str, str] | None, cookies: Sequence[str] | None,
-                  cookie_name: str) -> str:
+def request_token(event: APIGatewayAuthorizerEventV2, cookie_name: str) -> str:
     """Find the bearer token: the Authorization header, else the named cookie.
 
     If an Authorization header is present only it counts: a bad header never falls back to
     a cookie (that would let a stale cookie override an explicit credential).
     """
-    lowered = {k.lower(): v for k, v in (headers or {}).items()}
-    if "authorization" in lowered:
-        scheme, _, value = (lowered["authorization"] or "").strip().partition(" ")
+    headers = request_headers(event)
+    if "authorization" in headers:
+        scheme, _, value = (headers["authorization"] or "").strip().partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise InvalidToken("Authorization header is not 'Bearer <token>'")
         return value.strip()
-    cookie_values = list(cookies or [])
-    if not cookie_values and lowered.get("cookie"):
-        cookie_values = lowered["cookie"].split(";")
-    for cookie in cookie_values:
-        name, _, value = cookie.strip().partition("=")
-        if name == cookie_name and value:
-            return value
-    raise InvalidToken("missing credentials", missing=True)
+    # Payload 2.0 puts cookies in their own list; the header is the fallback for other callers.
+    cookies = event.cookies if event.get("cookies") else (headers.get("cookie") or "").split(";")
+    token = _named_cookie(cookies, cookie_name)
+    if token is None:
+        raise InvalidToken("missing credentials", missing=True)
+    return token
+
+
+def request_headers(event: APIGatewayAuthorizerEventV2) -> Mapping[str, str]:
+    """The event's headers, looked up case-insensitively (none when the event has none)."""
+    return event.headers if event.get("headers") else CaseInsensitiveDict()
+
+
+def request_method(event: APIGatewayAuthorizerEventV2) -> str:
+    """The HTTP method, from the request context or else the route key."""
+    if (event.get("requestContext") or {}).get("http", {}).get("method"):
+        return event.request_context.http.method
+    return str(event.get("routeKey") or "").partition(" ")[0]
 
 
 def normalise_origin(value: str) -> str:
@@ -193,27 +196,46 @@ def check_cookie_origin(headers: Mapping[str, str], method: str,
     raise InvalidToken("origin not allowed for cookie sign-in", status=403)
 
 
-def verify_token(token: str, *, jwks: JwksCache, issuer: str, audience: str) -> Identity:
-    """Verify ``token`` and return the caller's identity, or raise :class:`InvalidToken`."""
+def _checked_header(token: str) -> tuple[str, str]:
+    """The token's ``alg`` and ``kid`` once its header passes the contract's rules."""
+    header = jwt.get_unverified_header(token)
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in ALGORITHM_FOR_KEY_TYPE.values():
+        raise InvalidToken(f"algorithm {alg!r} not accepted")
+    critical = header.get("crit")
+    if critical is not None and (not isinstance(critical, list)
+                                 or set(critical) - SUPPORTED_CRITICAL_HEADERS):
+        raise InvalidToken("unsupported critical header")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise InvalidToken("token has no key id")
+    return alg, kid
+
+
+def _signing_key(jwks: jwt.PyJWKClient, kid: str, alg: str) -> jwt.PyJWK:
+    try:
+        key = jwks.get_signing_key(kid)
+    except jwt.PyJWKClientConnectionError:
+        raise  # the key set is unreachable: the authorizer is unavailable, the token not bad
+    except jwt.PyJWKClientError as exc:
+        raise InvalidToken("unknown key id") from exc
+    if ALGORITHM_FOR_KEY_TYPE.get(str(key.key_type)) != alg:
+        raise InvalidToken("algorithm does not fit the key")
+    return key
+
+
+def verify_token(token: str, *, jwks: jwt.PyJWKClient, issuer: str, audience: str) -> Identity:
+    """Verify ``token`` and return the caller's identity, or raise :class:`InvalidToken`.
+
+    Raises:
+        InvalidToken: The token breaks a rule, whatever the library raised for it.
+        jwt.PyJWKClientConnectionError: The key set could not be fetched.
+    """
     if len(token.encode()) > MAX_TOKEN_BYTES:
         raise InvalidToken("token too large")
     try:
-        header = jwt.get_unverified_header(token)
-        alg = header.get("alg")
-        if not isinstance(alg, str) or alg not in ALGORITHM_FOR_KEY_TYPE.values():
-            raise InvalidToken(f"algorithm {alg!r} not accepted")
-        critical = header.get("crit")
-        if critical is not None and (not isinstance(critical, list)
-                                     or set(critical) - SUPPORTED_CRITICAL_HEADERS):
-            raise InvalidToken("unsupported critical header")
-        kid = header.get("kid")
-        if not isinstance(kid, str) or not kid:
-            raise InvalidToken("token has no key id")
-        key = jwks.get(kid)
-        if key is None:
-            raise InvalidToken("unknown key id")
-        if ALGORITHM_FOR_KEY_TYPE.get(str(key.key_type)) != alg:
-            raise InvalidToken("algorithm does not fit the key")
+        alg, kid = _checked_header(token)
+        key = _signing_key(jwks, kid, alg)
         claims = jwt.decode(
             token,
             key.key,
@@ -223,10 +245,8 @@ def verify_token(token: str, *, jwks: JwksCache, issuer: str, audience: str) -> 
             leeway=LEEWAY_S,
             options={"require": ["exp", "iss", "aud", "sub"], "verify_nbf": True},
         )
-    except InvalidToken:
+    except (InvalidToken, jwt.PyJWKClientConnectionError):
         raise
-    except jwt.PyJWTError as exc:
-        raise InvalidToken(f"token rejected: {type(exc).__name__}") from exc
     except Exception as exc:  # noqa: BLE001 — pyjwt/cryptography raise TypeError, ValueError, ...
         raise InvalidToken(f"token rejected: {type(exc).__name__}") from exc
     sub = claims.get("sub")
@@ -235,16 +255,8 @@ def verify_token(token: str, *, jwks: JwksCache, issuer: str, audience: str) -> 
     return Identity(sub=sub, claims=claims)
 
 
-def _event_method(event: Mapping[str, Any]) -> str:
-    context = event.get("requestContext") or {}
-    method = (context.get("http") or {}).get("method")
-    if isinstance(method, str) and method:
-        return method
-    return str(event.get("routeKey") or "").partition(" ")[0]
-
-
-def authorize_request(event: Mapping[str, Any], *, issuer: str | None, audience: str | None,
-                      jwks_url: str | None, cookie_name: str,
+def authorize_request(event: APIGatewayAuthorizerEventV2, *, issuer: str | None,
+                      audience: str | None, jwks_url: str | None, cookie_name: str,
                       allowed_origins: Sequence[str] = ()) -> Identity:
     """Authorize an API Gateway payload-2.0 REQUEST authorizer event.
 
@@ -252,11 +264,11 @@ def authorize_request(event: Mapping[str, Any], *, issuer: str | None, audience:
     (:func:`check_cookie_origin`); a token in the Authorization header works from anywhere:
     a browser never adds that header by itself, so whoever sends it already holds the token.
     """
-    headers = event.get("headers") or {}
-    token = extract_token(headers, event.get("cookies"), cookie_name)
-    if not any(name.lower() == "authorization" for name in headers):
-        check_cookie_origin(headers, _event_method(event), allowed_origins)
+    headers = request_headers(event)
+    token = request_token(event, cookie_name)
+    if "authorization" not in headers:
+        check_cookie_origin(headers, request_method(event), allowed_origins)
     if not (issuer and audience and jwks_url):
         # Misconfiguration must deny, never allow, and never crash the authorizer.
         raise InvalidToken("authorizer is not configured (JWT_ISSUER, JWT_AUDIENCE, JWT_JWKS_URL)")
-    return verify_token(token, jwks=jwks_cache(jwks_url), issuer=issuer, audience=audience)
+    return verify_token(token, jwks=jwks_client(jwks_url), issuer=issuer, audience=audience)
