@@ -14,9 +14,9 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from voice_agent.api import logger
 from voice_agent.memory import service
 from voice_agent.memory.models import JobMessage
+from voice_agent.observability import logger, metrics, tracer
 
 # A batch whose every message failed is reported like a partial failure (all ids listed), not
 # raised: SQS retries exactly those messages either way, and the dead-letter queue's alarm
@@ -24,13 +24,23 @@ from voice_agent.memory.models import JobMessage
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
+@tracer.capture_method(capture_response=False)
 def record_handler(record: SQSRecord) -> None:
     # The user id in the message was put there by the memory function from the verified JWT.
     message = JobMessage.model_validate_json(record.body)
-    service.run_job(message, service.memory_deps())
+    # The job id is what the client polls and the memory function logged when queuing: it
+    # ties this job's log lines to that request.
+    logger.set_correlation_id(message.job_id)
+    result = service.run_job(message, service.memory_deps())
+    logger.info("memory job finished", extra={"status": result.status,
+                                              "results": len(result.results)})
+    metrics.add_metric(name="MemoryJobsDone" if result.status == "done" else "MemoryJobsFailed",
+                       unit="Count", value=1)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler,
                                     processor=processor, context=context)

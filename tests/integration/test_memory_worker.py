@@ -3,6 +3,7 @@ LLM extraction with scripted fakes (OpenAI chat completions and Bedrock Converse
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -23,6 +24,7 @@ from voice_agent.memory import service
 from voice_agent.memory.extraction import OpenAIChatLLM
 from voice_agent.memory.models import AddMemoryRequest, JobMessage
 from voice_agent.memory.service import MemoryDeps
+from voice_agent.observability import logger
 
 
 def queue_add(user: str, messages: Any, metadata: dict | None = None) -> str:
@@ -72,6 +74,28 @@ def test_worker_without_llm_stores_user_messages_verbatim(backend, queue: Record
     # The second user message is the same fact: merged, not stored twice.
     assert [(r["memory"], r["event"]) for r in job["results"]] == [("My sister is Ana", "ADD")]
     assert memories_of(user) == ["My sister is Ana"]
+
+
+def test_worker_logs_json_under_the_job_id_and_publishes_a_metric(
+        backend, queue: RecordingQueue, caplog, capsys, monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    user = unique_user()
+    job_id = queue_add(user, "I water the plants on Sundays")
+    capsys.readouterr()
+    caplog.clear()
+    assert queue.deliver() == {"batchItemFailures": []}
+    # Each record as the Lambda log shows it: formatted by the Powertools logger.
+    lines = [json.loads(logger.registered_formatter.format(record)) for record in caplog.records]
+    finished = [line for line in lines if line.get("message") == "memory job finished"]
+    assert len(finished) == 1
+    assert finished[0]["correlation_id"] == job_id
+    assert finished[0]["service"] == "voice-agent" and finished[0]["status"] == "done"
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+               if line.startswith("{") and "_aws" in line]
+    metric_names = [metric["Name"] for line in emitted
+                    for directive in line["_aws"]["CloudWatchMetrics"]
+                    for metric in directive["Metrics"]]
+    assert metric_names == ["MemoryJobsDone"]
 
 
 def test_redelivered_message_never_duplicates(backend, queue: RecordingQueue):

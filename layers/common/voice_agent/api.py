@@ -8,11 +8,9 @@ without details (the details go to the log, with the correlation id).
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Depends, Request, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
@@ -25,15 +23,8 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from voice_agent.body_checks import MAX_BODY_BYTES as MAX_BODY_BYTES
 from voice_agent.body_checks import check_body
 from voice_agent.errors import ApiError
-
-SERVICE = "voice-agent"
-
-# Routes that publish no metric (health, lists) are normal, not worth a warning per request.
-warnings.filterwarnings("ignore", message="No application metrics to publish")
-
-logger = Logger(service=SERVICE)
-metrics = Metrics(namespace="VoiceAgent", service=SERVICE)
-tracer = Tracer(service=SERVICE)
+from voice_agent.observability import SERVICE as SERVICE
+from voice_agent.observability import logger, metrics, tracer
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:

@@ -42,6 +42,26 @@ class CallBudget:
 REQUEST_CALL = CallBudget(connect_timeout_s=1.0, read_timeout_s=3.0, max_attempts=2)
 
 
+# botocore error codes by which AWS services say "slow down": trying again later may work.
+THROTTLING_ERROR_CODES = frozenset({
+    "ThrottlingException", "Throttling", "ThrottledException", "TooManyRequestsException",
+    "ProvisionedThroughputExceededException", "RequestLimitExceeded", "SlowDown",
+})
+
+
+def error_code(error: Exception) -> str:
+    """The botocore error code of a ``ClientError`` (empty for anything else)."""
+    response = getattr(error, "response", None)
+    if not isinstance(response, dict):
+        return ""
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def is_throttling_code(code: str) -> bool:
+    """True when the botocore error ``code`` means the service throttled the call."""
+    return code in THROTTLING_ERROR_CODES
+
+
 def aws_region() -> str:
     """``AWS_REGION``, else ``AWS_DEFAULT_REGION``, else ``us-east-1``."""
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"

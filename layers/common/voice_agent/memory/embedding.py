@@ -25,6 +25,8 @@ from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 
+from voice_agent.aws import error_code, is_throttling_code
+
 __all__ = [
     "DEFAULT_TITAN_MODEL_ID",
     "TITAN_DIMENSIONS",
@@ -79,12 +81,15 @@ class EmbeddingUnavailable(Exception):
         message: What went wrong, safe to log (never contains the embedded text).
         retryable: True when trying again later may succeed (throttling, timeouts,
             service unavailable); the API maps it to 429/503, otherwise to 502.
+        throttled: True when the service refused with a throttling error code (the API
+            answers 429 rather than 503).
     """
 
-    def __init__(self, message: str, retryable: bool) -> None:
+    def __init__(self, message: str, retryable: bool, *, throttled: bool = False) -> None:
         super().__init__(message)
         self.message = message
-        self.retryable = retryable
+        self.retryable = retryable or throttled
+        self.throttled = throttled
 
 
 def _normalise_rows(matrix: np.ndarray) -> np.ndarray:
@@ -541,8 +546,8 @@ class BedrockTitanEmbedder:
                 payload = json.loads(response["body"].read())
                 vector = np.asarray(payload["embedding"], dtype=np.float32)
             except ClientError as error:
-                code = error.response.get("Error", {}).get("Code", "")
-                if code == "ThrottlingException":
+                code = error_code(error)
+                if is_throttling_code(code):
                     delay = random.uniform(0, self._base_backoff_s * 2 ** (attempt - 1))
                     out_of_time = time.monotonic() + delay + self._attempt_timeout_s > deadline
                     if attempt < self._max_attempts and not out_of_time:
@@ -550,7 +555,7 @@ class BedrockTitanEmbedder:
                         continue
                     raise EmbeddingUnavailable(
                         f"Bedrock throttled {self._model_id} after {attempt} attempts",
-                        retryable=True,
+                        retryable=True, throttled=True,
                     ) from error
                 raise EmbeddingUnavailable(
                     f"Bedrock {self._model_id} failed: {code or 'error'}",

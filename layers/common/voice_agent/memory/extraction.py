@@ -12,7 +12,6 @@ retries it, then moves it to the dead-letter queue).
 from __future__ import annotations
 
 import json
-import logging
 import os
 from typing import Annotated, Any, Literal, Protocol
 
@@ -30,6 +29,7 @@ from voice_agent.memory.prompts import (
     decisions_prompt,
     facts_prompt,
 )
+from voice_agent.observability import logger
 
 __all__ = [
     "DEFAULT_BEDROCK_MODEL",
@@ -45,7 +45,6 @@ __all__ = [
     "make_llm",
 ]
 
-logger = logging.getLogger(__name__)
 
 # The smallest current Bedrock model with Converse tool use (the template's default too);
 # override with MEMORY_LLM=bedrock:<model-id> or MEMORY_LLM_MODEL_ID.

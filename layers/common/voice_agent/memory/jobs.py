@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from voice_agent.aws import REQUEST_CALL, aws_client
 from voice_agent.errors import ConfigError, ServiceUnavailable
+from voice_agent.observability import logger
 
 __all__ = [
     "InProcessJobQueue",
@@ -84,6 +85,8 @@ class SqsJobQueue:
             self._client.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(message))
         except (ClientError, BotoCoreError) as error:
             raise ServiceUnavailable("memory job queue unavailable, try again") from error
+        # The worker logs under the job id as its correlation id; this line links the two.
+        logger.info("memory job queued", extra={"job_id": message.get("job_id")})
 
 
 class InProcessJobQueue:

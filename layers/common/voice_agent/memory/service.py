@@ -10,7 +10,6 @@ outage) leaves nothing half-written and becomes a JSON 429/503/502.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import threading
@@ -79,6 +78,7 @@ from voice_agent.memory.store import (
     text_hash,
 )
 from voice_agent.memory.vectors import encode_vector
+from voice_agent.observability import logger
 
 __all__ = [
     "DUPLICATE_SIMILARITY",
@@ -96,7 +96,6 @@ __all__ = [
     "search_memories",
 ]
 
-logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_PER_USER = 10_000
 DUPLICATE_SIMILARITY = 0.95  # cosine at or above which a fact restates a stored memory
@@ -218,7 +217,7 @@ def _upstream_errors() -> Iterator[None]:
     try:
         yield
     except EmbeddingUnavailable as error:
-        if "throttl" in error.message.lower():
+        if error.throttled:
             raise RateLimited("embedding service is busy, try again shortly",
                               _RETRY_AFTER_S) from error
         if error.retryable:
