@@ -3,8 +3,10 @@ the job queue factory."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import jsonschema
 import pytest
 from pydantic import ValidationError
 
@@ -21,7 +23,14 @@ from voice_agent.memory.extraction import (
     make_llm,
 )
 from voice_agent.memory.models import AddMemoryRequest, SearchMemoriesRequest
-from voice_agent.memory.prompts import DECISIONS_TOOL, FACTS_TOOL, ToolSpec
+from voice_agent.memory.prompts import (
+    DECISIONS_TOOL,
+    FACTS_TOOL,
+    MAX_FACTS,
+    DecisionsAnswer,
+    FactsAnswer,
+    ToolSpec,
+)
 
 
 class ScriptedLLM:
@@ -168,3 +177,36 @@ def test_malformed_answers_are_logged_without_their_text(caplog):
         extract_facts(llm, [("user", "my pin is SECRET-PIN-1234")])
     assert "malformed record_facts" in caplog.text
     assert "SECRET-PIN" not in caplog.text
+
+
+# --- tool schemas come from the answer models ----------------------------------------------
+
+
+@pytest.mark.parametrize(("tool", "model", "answer"), [
+    (FACTS_TOOL, FactsAnswer, {"facts": ["Name is Sam"]}),
+    (DECISIONS_TOOL, DecisionsAnswer,
+     {"decisions": [{"fact": 0, "event": "UPDATE", "memory_id": 1, "text": "Lives in Berlin"}]}),
+])
+def test_tool_schema_and_answer_model_accept_the_same_valid_answer(tool, model, answer):
+    jsonschema.validate(answer, tool.parameters)
+    model.model_validate(answer)
+
+
+@pytest.mark.parametrize(("tool", "model", "answer"), [
+    (FACTS_TOOL, FactsAnswer, {"facts": ["fact"] * (MAX_FACTS + 1)}),
+    (FACTS_TOOL, FactsAnswer, {"facts": [""]}),
+    (DECISIONS_TOOL, DecisionsAnswer, {"decisions": [{"fact": 0, "event": "MERGE"}]}),
+    (DECISIONS_TOOL, DecisionsAnswer, {"decisions": [{"event": "ADD"}]}),
+])
+def test_tool_schema_and_answer_model_reject_the_same_invalid_answer(tool, model, answer):
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(answer, tool.parameters)
+    with pytest.raises(ValidationError):
+        model.model_validate(answer)
+
+
+def test_tool_schemas_are_self_contained():
+    for tool in (FACTS_TOOL, DECISIONS_TOOL):
+        text = json.dumps(tool.parameters)
+        assert "$ref" not in text and "$defs" not in text and '"title"' not in text
+        assert tool.parameters["type"] == "object"

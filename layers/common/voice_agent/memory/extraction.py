@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Annotated, Any, Literal, Protocol
+from typing import Any, Protocol
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
 from voice_agent.aws import CallBudget, aws_client
 from voice_agent.errors import ConfigError
-from voice_agent.memory.models import MAX_MEMORY_CHARS
 from voice_agent.memory.prompts import (
     DECISIONS_SYSTEM,
     DECISIONS_TOOL,
     FACTS_SYSTEM,
     FACTS_TOOL,
+    Decision,
+    DecisionsAnswer,
+    FactsAnswer,
     ToolSpec,
     decisions_prompt,
     facts_prompt,
@@ -51,7 +53,6 @@ __all__ = [
 DEFAULT_BEDROCK_MODEL = "amazon.nova-micro-v1:0"
 # Per call. The worker's Lambda timeout (60 s) must hold two phases with one retry each.
 LLM_TIMEOUT_S = 12.0
-MAX_FACTS = 20
 
 
 class LLMUnavailable(Exception):
@@ -245,34 +246,6 @@ def make_llm(spec: str | None) -> ToolLLM | None:
 
 # --- validated phases -----------------------------------------------------------------------
 
-MemoryText = Annotated[str, Field(min_length=1, max_length=MAX_MEMORY_CHARS)]
-
-
-class _Facts(BaseModel):
-    facts: Annotated[list[MemoryText], Field(max_length=MAX_FACTS)]
-
-
-class Decision(BaseModel):
-    """One validated decision of phase 2 (ids are the small integers shown to the model)."""
-
-    fact: int
-    event: Literal["ADD", "UPDATE", "DELETE", "NONE"]
-    memory_id: int | None = None
-    text: MemoryText | None = None
-
-    @model_validator(mode="after")
-    def _complete(self) -> Decision:
-        if self.event in ("UPDATE", "DELETE") and self.memory_id is None:
-            raise ValueError(f"{self.event} needs memory_id")
-        if self.event == "UPDATE" and not (self.text and self.text.strip()):
-            raise ValueError("UPDATE needs text")
-        return self
-
-
-class _Decisions(BaseModel):
-    decisions: list[Decision]
-
-
 def _ask(llm: ToolLLM, system: str, user: str, tool: ToolSpec,
          validate: Any) -> Any:
     """Calls the model, validating the answer; one retry on malformed output."""
@@ -303,7 +276,8 @@ def extract_facts(llm: ToolLLM, turns: list[tuple[str, str]]) -> list[str]:
         ExtractionFailed: The model was unavailable or answered malformed twice.
     """
     def validate(arguments: dict[str, Any]) -> list[str]:
-        return [fact.strip() for fact in _Facts.model_validate(arguments).facts if fact.strip()]
+        facts = FactsAnswer.model_validate(arguments).facts
+        return [fact.strip() for fact in facts if fact.strip()]
 
     facts: list[str] = _ask(llm, FACTS_SYSTEM, facts_prompt(turns), FACTS_TOOL, validate)
     return facts
@@ -319,7 +293,7 @@ def decide_updates(llm: ToolLLM, facts: list[str], memories: list[str]) -> list[
         ExtractionFailed: The model was unavailable or answered malformed twice.
     """
     def validate(arguments: dict[str, Any]) -> list[Decision]:
-        decisions = _Decisions.model_validate(arguments).decisions
+        decisions = DecisionsAnswer.model_validate(arguments).decisions
         seen: set[int] = set()
         for decision in decisions:
             if not 0 <= decision.fact < len(facts):

@@ -1,21 +1,31 @@
-"""Prompts and tool schemas of the two extraction phases (facts, then update decisions).
+"""Prompts, answer models and tool schemas of the two extraction phases (facts, decisions).
 
-The LLM answers through a forced tool call, so its output is JSON with a known schema that
-`voice_agent.memory.extraction` validates with pydantic.
+The LLM answers through a forced tool call. Each tool's JSON schema is generated from the
+pydantic model that `voice_agent.memory.extraction` validates the answer with, so what the
+model is asked for and what is accepted cannot drift apart.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from voice_agent.memory.models import MAX_MEMORY_CHARS
 
 __all__ = [
     "DECISIONS_SYSTEM",
     "DECISIONS_TOOL",
     "FACTS_SYSTEM",
     "FACTS_TOOL",
+    "MAX_FACTS",
+    "Decision",
+    "DecisionsAnswer",
+    "FactsAnswer",
     "ToolSpec",
+    "tool_parameters",
     "decisions_prompt",
     "facts_prompt",
 ]
@@ -34,6 +44,66 @@ class ToolSpec:
     name: str
     description: str
     parameters: dict[str, Any]
+
+
+MAX_FACTS = 20
+MemoryText = Annotated[str, Field(min_length=1, max_length=MAX_MEMORY_CHARS)]
+
+
+class FactsAnswer(BaseModel):
+    """The input of ``record_facts``: what phase 1 found."""
+
+    facts: Annotated[list[Annotated[MemoryText, Field(description="One short standalone fact.")]],
+                     Field(max_length=MAX_FACTS,
+                           description="The facts; empty when there is nothing worth remembering.")]
+
+
+class Decision(BaseModel):
+    """One validated decision of phase 2 (ids are the small integers shown to the model)."""
+
+    fact: Annotated[int, Field(description="Number of the new fact.")]
+    event: Literal["ADD", "UPDATE", "DELETE", "NONE"]
+    memory_id: Annotated[int | None, Field(
+        description="Existing memory number, for UPDATE, DELETE, NONE.")] = None
+    text: Annotated[MemoryText | None, Field(
+        description="Memory text to store, for ADD and UPDATE.")] = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Decision:
+        if self.event in ("UPDATE", "DELETE") and self.memory_id is None:
+            raise ValueError(f"{self.event} needs memory_id")
+        if self.event == "UPDATE" and not (self.text and self.text.strip()):
+            raise ValueError("UPDATE needs text")
+        return self
+
+
+class DecisionsAnswer(BaseModel):
+    """The input of ``decide_memory_updates``: one decision per new fact."""
+
+    decisions: list[Decision]
+
+
+def tool_parameters(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema as a self-contained tool input schema.
+
+    ``$ref``s are inlined and pydantic's ``title``s dropped: tool schemas are read by LLM
+    APIs (Bedrock Converse, OpenAI chat) that want one plain object schema.
+    """
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: inline(value) for key, value in node.items() if key != "title"}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = inline(schema)
+    resolved.pop("description", None)  # the tool's own description says it
+    return resolved
 
 
 FACTS_SYSTEM = """\
@@ -57,17 +127,7 @@ Always answer by calling the tool record_facts."""
 FACTS_TOOL = ToolSpec(
     name="record_facts",
     description="Record the facts about the user found in the conversation.",
-    parameters={
-        "type": "object",
-        "properties": {
-            "facts": {
-                "type": "array",
-                "items": {"type": "string", "description": "One short standalone fact."},
-                "description": "The facts; empty when there is nothing worth remembering.",
-            }
-        },
-        "required": ["facts"],
-    },
+    parameters=tool_parameters(FactsAnswer),
 )
 
 DECISIONS_SYSTEM = """\
@@ -88,31 +148,7 @@ Answer with exactly one decision per new fact by calling the tool decide_memory_
 DECISIONS_TOOL = ToolSpec(
     name="decide_memory_updates",
     description="Decide how each new fact changes the user's memory.",
-    parameters={
-        "type": "object",
-        "properties": {
-            "decisions": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "fact": {"type": "integer", "description": "Number of the new fact."},
-                        "event": {"type": "string", "enum": ["ADD", "UPDATE", "DELETE", "NONE"]},
-                        "memory_id": {
-                            "type": ["integer", "null"],
-                            "description": "Existing memory number, for UPDATE, DELETE, NONE.",
-                        },
-                        "text": {
-                            "type": ["string", "null"],
-                            "description": "Memory text to store, for ADD and UPDATE.",
-                        },
-                    },
-                    "required": ["fact", "event"],
-                },
-            }
-        },
-        "required": ["decisions"],
-    },
+    parameters=tool_parameters(DecisionsAnswer),
 )
 
 
