@@ -4,9 +4,9 @@
 message containing a trigger answers with function calls, tool outputs are answered with a text
 reply that quotes them, an out-of-band response gives a short notice, the connection can be
 dropped after N client events. Every client event is recorded per session and validated against
-the GA shapes (unknown types, beta fields, non-string ``function_call_output.output`` …);
-violations are kept in ``session.violations`` and answered with an ``error`` event as the real
-API does.
+the ``openai`` SDK's GA types (see ``tests/fakes/realtime_schema.py``: unknown types, beta
+fields, non-string ``function_call_output.output`` …); violations are kept in
+``session.violations`` and answered with an ``error`` event as the real API does.
 
 :class:`FakeApi` serves ``POST /api/voice-agent`` (minting sessions that point at the fake
 realtime server) and the memory/search routes, checking the bearer token and recording calls.
@@ -30,93 +30,9 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-# --- GA shape validation --------------------------------------------------------------------
+from tests.fakes.realtime_schema import validate_client_event
 
-CLIENT_EVENT_TYPES = {
-    "session.update", "input_audio_buffer.append", "input_audio_buffer.commit",
-    "input_audio_buffer.clear", "conversation.item.create", "conversation.item.retrieve",
-    "conversation.item.truncate", "conversation.item.delete", "response.create",
-    "response.cancel", "output_audio_buffer.clear",
-}
-SESSION_FIELDS = {"type", "model", "instructions", "output_modalities", "audio", "tools",
-                  "tool_choice", "max_output_tokens", "tracing", "truncation", "prompt",
-                  "include"}
-BETA_SESSION_FIELDS = {"voice", "modalities", "input_audio_format", "output_audio_format",
-                       "turn_detection", "temperature", "input_audio_transcription", "id",
-                       "object"}
-RESPONSE_FIELDS = {"instructions", "conversation", "tool_choice", "output_modalities", "tools",
-                   "metadata", "input", "max_output_tokens", "audio", "prompt"}
-TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-CONTENT_TYPES = {"user": {"input_text", "input_audio", "input_image"},
-                 "system": {"input_text"},
-                 "assistant": {"output_text", "output_audio"}}
-
-
-def validate_client_event(event: Any, known_calls: set[str]) -> list[str]:
-    """Problems of one client event against the GA shapes (empty when valid)."""
-    if not isinstance(event, dict):
-        return ["event is not an object"]
-    kind = event.get("type")
-    if kind not in CLIENT_EVENT_TYPES:
-        return [f"unknown client event type {kind!r}"]
-    problems: list[str] = []
-    if kind == "session.update":
-        session = event.get("session")
-        if not isinstance(session, dict):
-            return ["session.update without session"]
-        if session.get("type") != "realtime":
-            problems.append("session.type must be 'realtime'")
-        for key in session:
-            if key in BETA_SESSION_FIELDS:
-                problems.append(f"Unknown parameter: 'session.{key}' (beta field)")
-            elif key not in SESSION_FIELDS:
-                problems.append(f"Unknown parameter: 'session.{key}'")
-        for tool in session.get("tools", []):
-            if tool.get("type") != "function" or not TOOL_NAME.match(tool.get("name", "")):
-                problems.append(f"bad tool {tool.get('name')!r}")
-            if "strict" in tool or "function" in tool:
-                problems.append(f"tool {tool.get('name')!r} has a non-GA field")
-            if not isinstance(tool.get("parameters", {}), dict):
-                problems.append(f"tool {tool.get('name')!r} parameters is not an object")
-        audio = session.get("audio", {})
-        for key in audio:
-            if key not in ("input", "output"):
-                problems.append(f"Unknown parameter: 'session.audio.{key}'")
-    elif kind == "conversation.item.create":
-        item = event.get("item") or {}
-        itype = item.get("type")
-        if itype == "function_call_output":
-            if not isinstance(item.get("output"), str):
-                problems.append("function_call_output.output must be a string")
-            if item.get("call_id") not in known_calls:
-                problems.append(f"unknown call_id {item.get('call_id')!r}")
-        elif itype == "message":
-            role = item.get("role")
-            allowed = CONTENT_TYPES.get(role)
-            if allowed is None:
-                problems.append(f"bad role {role!r}")
-            for part in item.get("content", []):
-                if allowed is not None and part.get("type") not in allowed:
-                    problems.append(f"content type {part.get('type')!r} not allowed for {role}")
-                if part.get("type") == "input_image" and not str(
-                        part.get("image_url", "")).startswith("data:image/"):
-                    problems.append("input_image needs a data: URL")
-        else:
-            problems.append(f"unexpected item type {itype!r}")
-    elif kind == "response.create":
-        for key in event.get("response", {}) or {}:
-            if key not in RESPONSE_FIELDS:
-                problems.append(f"Unknown parameter: 'response.{key}'")
-    elif kind == "input_audio_buffer.append":
-        try:
-            base64.b64decode(event.get("audio", ""), validate=True)
-        except (ValueError, TypeError):
-            problems.append("audio is not base64")
-    elif kind == "conversation.item.truncate":
-        if not isinstance(event.get("audio_end_ms"), int) or "item_id" not in event:
-            problems.append("truncate needs item_id and integer audio_end_ms")
-    return problems
-
+__all__ = ["FakeApi", "FakeRealtime", "validate_client_event"]
 
 # --- scripted realtime server ---------------------------------------------------------------
 

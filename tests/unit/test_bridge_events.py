@@ -41,6 +41,35 @@ def test_checker_catches_beta_fields_and_non_string_outputs():
     assert validate_client_event(bad_output, {"c1"})
 
 
+@pytest.mark.parametrize(("event", "problem"), [
+    ({"type": "response.create", "response": {"modalities": ["text"]}},
+     "Unknown parameter: 'response.modalities'"),
+    ({"type": "session.update", "session": {"type": "realtime", "tools": [
+        {"type": "function", "name": "x", "parameters": {}, "strict": True}]}},
+     "Unknown parameter: 'session.tools.0.strict'"),
+    ({"type": "conversation.item.create", "item": {
+        "type": "message", "role": "assistant", "content": [{"type": "input_text", "text": "x"}]}},
+     "Invalid value for 'type'"),
+    ({"type": "input_audio_buffer.append", "audio": "not base64!"}, "audio is not base64"),
+    ({"type": "session.create"}, "unknown client event type"),
+])
+def test_checker_reports_what_the_sdk_types_refuse(event, problem):
+    problems = validate_client_event(event, set())
+    assert any(p.startswith(problem) for p in problems), problems
+
+
+def test_checker_accepts_the_sdk_shapes_those_refusals_are_near():
+    # Positive controls of the refusals above: the same events, spelt as the GA API wants.
+    valid = [{"type": "response.create", "response": {"output_modalities": ["text"]}},
+             {"type": "session.update", "session": {"type": "realtime", "tools": [
+                 {"type": "function", "name": "x", "parameters": {}}]}},
+             {"type": "conversation.item.create", "item": {
+                 "type": "message", "role": "assistant",
+                 "content": [{"type": "output_text", "text": "x"}]}},
+             {"type": "input_audio_buffer.append", "audio": "AAE="}]
+    assert [validate_client_event(event, set()) for event in valid] == [[]] * len(valid)
+
+
 def test_function_call_parsing_from_both_events():
     item_event = {"type": "response.output_item.done", "response_id": "r1",
                   "item": {"type": "function_call", "call_id": "c1", "name": "Click",
