@@ -3,7 +3,8 @@
 A browser page can reach loopback servers, so the endpoint needs more than a loopback bind:
 every request must name a loopback ``Host`` (a DNS-rebinding page names its own), carry the
 pairing token printed at start (``X-Pairing-Token``, compared in constant time) and come from an
-allowed ``Origin``; CORS preflight is answered for those origins only. Calls go through the same
+allowed ``Origin``; CORS preflight is answered (by Starlette's CORS middleware) for those
+origins only. Calls go through the same
 policy and the same questions; confirmations are asked in this terminal.
 """
 
@@ -18,16 +19,18 @@ from collections.abc import Awaitable, Callable
 from typing import TextIO
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bridge.desktop import DesktopExecutor
 
 TOKEN_HEADER = "X-Pairing-Token"
-_CORS_HEADERS = {"Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-                 "Access-Control-Allow-Headers": f"Content-Type, {TOKEN_HEADER}",
-                 "Access-Control-Max-Age": "600", "Vary": "Origin"}
+CORS_MAX_AGE_S = 600
 
 Handler = Callable[[Request], Awaitable[Response]]
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
@@ -43,32 +46,51 @@ def is_loopback_host(host: str) -> bool:
     return name in LOOPBACK_HOSTS
 
 
+class RequestGuard:
+    """ASGI middleware refusing a request before anything else sees it.
+
+    A non-loopback ``Host`` is 421 (DNS rebinding: a page on attacker.example that resolves to
+    127.0.0.1 reaches this port with its own Host), a missing or foreign ``Origin`` 403. It
+    sits outside the CORS middleware, which on its own would answer a foreign origin's
+    request (only without CORS headers) instead of refusing it.
+    """
+
+    def __init__(self, app: ASGIApp, allowed_origins: frozenset[str]) -> None:
+        self.app = app
+        self.allowed_origins = allowed_origins
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer the refusal, or pass the request on."""
+        if scope["type"] == "http":
+            headers = Headers(scope=scope)
+            refusal = None
+            if not is_loopback_host(headers.get("host", "")):
+                refusal = JSONResponse({"error": "Host must be a loopback name (localhost, "
+                                                 "127.0.0.1 or [::1])"}, status_code=421)
+            elif headers.get("origin", "") not in self.allowed_origins:
+                refusal = JSONResponse({"error": "origin not allowed"}, status_code=403)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(executor: DesktopExecutor, token: str, origins: tuple[str, ...]) -> Starlette:
-    """The ASGI app: ``GET /tools``, ``POST /tools/call`` and their preflights."""
+    """The ASGI app: ``GET /tools``, ``POST /tools/call`` and their preflights.
+
+    Middleware, outermost first: :class:`RequestGuard` (Host, Origin), Starlette's
+    ``CORSMiddleware`` (preflights and CORS headers for the allowed origins), then the
+    routes, each behind the pairing-token check.
+    """
     allowed = frozenset(o.rstrip("/") for o in origins)
 
-    def cors(origin: str) -> dict[str, str]:
-        return {"Access-Control-Allow-Origin": origin, **_CORS_HEADERS}
-
-    def guarded(handler: Handler) -> Handler:
+    def with_token(handler: Handler) -> Handler:
         async def wrapper(request: Request) -> Response:
-            # DNS rebinding: a page on attacker.example that resolves to 127.0.0.1 reaches
-            # this port with its own Host; only loopback names are ours.
-            if not is_loopback_host(request.headers.get("host", "")):
-                return JSONResponse({"error": "Host must be a loopback name (localhost, "
-                                              "127.0.0.1 or [::1])"}, status_code=421)
-            origin = request.headers.get("origin", "")
-            if origin not in allowed:
-                return JSONResponse({"error": "origin not allowed"}, status_code=403)
-            if request.method == "OPTIONS":
-                return Response(status_code=204, headers=cors(origin))
             given = request.headers.get(TOKEN_HEADER, "")
             if not hmac.compare_digest(given.encode(), token.encode()):
                 return JSONResponse({"error": f"missing or wrong {TOKEN_HEADER}"},
-                                    status_code=401, headers=cors(origin))
-            response = await handler(request)
-            response.headers.update(cors(origin))
-            return response
+                                    status_code=401)
+            return await handler(request)
         return wrapper
 
     async def list_tools(request: Request) -> Response:
@@ -94,10 +116,16 @@ def create_app(executor: DesktopExecutor, token: str, origins: tuple[str, ...]) 
         outcome = await executor.run(name, arguments)
         return JSONResponse({"output": outcome.text, "is_error": outcome.is_error})
 
-    return Starlette(routes=[
-        Route("/tools", guarded(list_tools), methods=["GET", "OPTIONS"]),
-        Route("/tools/call", guarded(call_tool), methods=["POST", "OPTIONS"]),
-    ])
+    return Starlette(
+        routes=[Route("/tools", with_token(list_tools), methods=["GET"]),
+                Route("/tools/call", with_token(call_tool), methods=["POST"])],
+        middleware=[
+            Middleware(RequestGuard, allowed_origins=allowed),
+            Middleware(CORSMiddleware, allow_origins=sorted(allowed),
+                       allow_methods=["GET", "POST", "OPTIONS"],
+                       allow_headers=["Content-Type", TOKEN_HEADER], max_age=CORS_MAX_AGE_S),
+        ],
+    )
 
 
 async def serve(executor: DesktopExecutor, *, port: int, origins: tuple[str, ...],
