@@ -32,15 +32,11 @@ from voice_agent_cli.events import (
     authorizer_event,
     proxy_event,
 )
+from voice_agent_cli.handlers import load_handler
 from voice_agent_cli.hostguard import HostGuard, own_origin_request
 from voice_agent_cli.lambda_context import LocalLambdaContext
-from voice_agent_cli.template import (
-    FunctionSpec,
-    SamApp,
-    create_memory_table,
-    load_handler,
-    load_sam_app,
-)
+from voice_agent_cli.local_aws import create_memory_table
+from voice_agent_cli.template import FunctionSpec, SamApp, load_sam_app
 
 log = logging.getLogger("voice_agent.dev")
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -23,8 +23,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from voice_agent_cli.handlers import load_handler
 from voice_agent_cli.lambda_context import LocalLambdaContext
-from voice_agent_cli.template import FunctionSpec, TemplateError, load_handler, load_sam_app
+from voice_agent_cli.template import FunctionSpec, TemplateError, load_sam_app
 
 __all__ = ["add_invoke_arguments", "build_environment", "main", "read_env_vars", "run_invoke"]
 

@@ -13,7 +13,8 @@ import json
 import sys
 from typing import Any
 
-from voice_agent_cli.template import SamApp, load_function_module, load_sam_app
+from voice_agent_cli.handlers import load_function_module
+from voice_agent_cli.template import SamApp, load_sam_app
 
 ERROR_SCHEMA = {
     "type": "object",

@@ -1,5 +1,8 @@
 """The one reader of ``template.yaml`` for local tooling (``voice-agent invoke``, the dev server).
 
+Importing handlers lives in :mod:`voice_agent_cli.handlers`, creating local AWS resources
+from the template in :mod:`voice_agent_cli.local_aws`; this module only reads.
+
 It answers the questions SAM answers at deploy time, without AWS: which functions exist, where
 their code and layers live, which environment they get, which HTTP routes lead to them, which
 function is the authorizer, and the memory table's key schema. Values that only CloudFormation
@@ -9,13 +12,9 @@ environment, so the process environment (or ``--env-vars``) supplies them locall
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import yaml
@@ -27,7 +26,6 @@ __all__ = [
     "TableSchema",
     "TemplateError",
     "default_template_path",
-    "load_handler",
     "load_sam_app",
     "load_template",
 ]
@@ -414,117 +412,3 @@ def load_sam_app(template_path: Path | None = None) -> SamApp:
 
 
 # --- loading handlers ------------------------------------------------------------------------
-
-_handlers: dict[tuple[Path, str, int], Callable[[dict, Any], Any]] = {}
-_handlers_lock = threading.Lock()
-
-
-def _module_name(spec: FunctionSpec, module_path: str) -> str:
-    # Every function has an `app.py`: a unique name keeps them apart in sys.modules.
-    safe = "".join(c if c.isalnum() else "_" for c in f"{spec.logical_id}_{module_path}")
-    return f"_sam_function_{safe}"
-
-
-def load_handler(spec: FunctionSpec, instance: int = 0) -> Callable[[dict, Any], Any]:
-    """Import the function's handler as Lambda would, once per code dir, handler and instance.
-
-    Each ``instance`` is a separate import of the handler module (its own module-level state,
-    such as a Powertools resolver), the way each Lambda execution environment has its own; the
-    layer package is shared, as a layer is by the instances of one process.
-
-    The layer directories go onto ``sys.path`` (Lambda's ``/opt/python``); the code directory
-    is on ``sys.path`` while the module is imported (Lambda's ``/var/task``) so that sibling
-    modules resolve.
-
-    Args:
-        spec: The function to load.
-        instance: Which instance (0 is the one `load_function_module` reads).
-
-    Returns:
-        The handler callable ``(event, context) -> response``.
-
-    Raises:
-        TemplateError: The handler's module or attribute does not exist.
-    """
-    key = (spec.code_dir, spec.handler, instance)
-    with _handlers_lock:
-        cached = _handlers.get(key)
-        if cached is not None:
-            return cached
-        module_path, _, attribute = spec.handler.rpartition(".")
-        if not module_path or not attribute:
-            raise TemplateError(f"{spec.logical_id}: Handler must be <module>.<function>")
-        source = spec.code_dir / (module_path.replace(".", "/") + ".py")
-        if not source.is_file():
-            raise TemplateError(f"{spec.logical_id}: handler module {source} does not exist")
-        for layer in reversed(spec.layer_dirs):
-            if str(layer) not in sys.path:
-                sys.path.insert(0, str(layer))
-        name = _module_name(spec, module_path) + (f"_{instance}" if instance else "")
-        module = _import_from(source, name, spec.code_dir)
-        handler = getattr(module, attribute, None)
-        if not callable(handler):
-            raise TemplateError(f"{spec.logical_id}: {source} has no function {attribute!r}")
-        _handlers[key] = handler
-        return handler
-
-
-def _import_from(source: Path, name: str, code_dir: Path) -> ModuleType:
-    module_spec = importlib.util.spec_from_file_location(name, source)
-    if module_spec is None or module_spec.loader is None:
-        raise TemplateError(f"cannot import {source}")
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[name] = module
-    sys.path.insert(0, str(code_dir))
-    try:
-        module_spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    finally:
-        try:
-            sys.path.remove(str(code_dir))
-        except ValueError:
-            pass
-    return module
-
-
-def load_function_module(spec: FunctionSpec) -> ModuleType:
-    """The imported module of the function's handler (e.g. to read its resolver ``app``)."""
-    load_handler(spec)
-    module_path = spec.handler.rpartition(".")[0]
-    return sys.modules[_module_name(spec, module_path)]
-
-
-def create_memory_table(client: Any, table_name: str, template_path: Path | None = None) -> None:
-    """Create the memory table with the keys of ``MemoryTable`` in ``template.yaml``.
-
-    Used by ``voice-agent dev`` (when ``MEMORY_TABLE`` names a missing table) and by tests
-    against moto, so the table's shape has one source. Does nothing if the table exists;
-    otherwise waits until it does and turns on the template's TTL attribute.
-
-    Args:
-        client: A boto3 ``dynamodb`` client (moto, LocalStack or AWS).
-        table_name: The table to create.
-        template_path: The template (default: the repository's ``template.yaml``).
-    """
-    from botocore.exceptions import ClientError
-
-    schema = load_sam_app(template_path).table_key_schema
-    if schema is None:
-        raise TemplateError("template.yaml has no DynamoDB table")
-    try:
-        client.create_table(**schema.create_table_kwargs(table_name))
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ResourceInUseException":
-            raise
-        return
-    client.get_waiter("table_exists").wait(
-        TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
-    if schema.ttl_attribute:
-        try:
-            client.update_time_to_live(
-                TableName=table_name,
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": schema.ttl_attribute})
-        except ClientError:
-            pass  # some local emulators lack TTL; the store also checks expiry on read

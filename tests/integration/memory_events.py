@@ -180,7 +180,7 @@ def backend_fixture(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
     import boto3
     from moto import mock_aws
 
-    from voice_agent_cli.template import create_memory_table
+    from voice_agent_cli.local_aws import create_memory_table
 
     _serialise_moto_dynamodb(monkeypatch)
     with mock_aws():

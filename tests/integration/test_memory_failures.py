@@ -138,7 +138,7 @@ def test_no_storage_configured_is_500_naming_both_settings(monkeypatch, queue):
 
 
 def test_table_is_created_from_template_key_schema():
-    from voice_agent_cli.template import create_memory_table
+    from voice_agent_cli.local_aws import create_memory_table
 
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
@@ -158,7 +158,7 @@ def test_table_is_created_from_template_key_schema():
 def test_sqs_queue_carries_the_jwt_user_to_the_worker(monkeypatch):
     monkeypatch.setenv("EMBEDDINGS", "hashing")
     with mock_aws():
-        from voice_agent_cli.template import create_memory_table
+        from voice_agent_cli.local_aws import create_memory_table
 
         create_memory_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
         sqs = boto3.client("sqs", region_name="us-east-1")

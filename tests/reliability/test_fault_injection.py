@@ -324,7 +324,7 @@ def faulty_dynamodb(monkeypatch: pytest.MonkeyPatch, queue: RecordingQueue,
     from voice_agent.memory import service
     from voice_agent.memory.service import MemoryDeps
     from voice_agent.memory.store_dynamodb import DynamoMemoryStore
-    from voice_agent_cli.template import create_memory_table
+    from voice_agent_cli.local_aws import create_memory_table
 
     monkeypatch.setenv("EMBEDDINGS", "hashing")
     monkeypatch.setenv("MEMORY_TABLE", TABLE)

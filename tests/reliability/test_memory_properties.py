@@ -198,7 +198,7 @@ def test_random_adds_and_deletes_keep_the_dynamodb_store_consistent(
     from moto import mock_aws
 
     from voice_agent.memory.store_dynamodb import DynamoMemoryStore
-    from voice_agent_cli.template import create_memory_table
+    from voice_agent_cli.local_aws import create_memory_table
 
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")

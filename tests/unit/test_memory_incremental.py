@@ -30,7 +30,7 @@ from voice_agent.memory.store import (
 from voice_agent.memory.store_dynamodb import LOG_SLOTS, DynamoMemoryStore
 from voice_agent.memory.store_sqlite import SqliteMemoryStore
 from voice_agent.memory.vectors import encode_vector
-from voice_agent_cli.template import create_memory_table
+from voice_agent_cli.local_aws import create_memory_table
 
 NOW = 1_800_000_000.0
 WORDS = ("tea coffee Lisbon Berlin sister dog cat tennis chess Acme teacher nurse sushi "

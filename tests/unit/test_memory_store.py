@@ -30,7 +30,7 @@ from voice_agent.memory.store import (
 )
 from voice_agent.memory.store_dynamodb import DynamoMemoryStore
 from voice_agent.memory.store_sqlite import SqliteMemoryStore
-from voice_agent_cli.template import create_memory_table
+from voice_agent_cli.local_aws import create_memory_table
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])

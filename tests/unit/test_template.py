@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from voice_agent.settings import Settings
+from voice_agent_cli.handlers import load_handler
 from voice_agent_cli.template import (
     FunctionSpec,
     TemplateError,
-    load_handler,
     load_sam_app,
     load_template,
 )
