@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from voice_agent_cli.template import FunctionSpec, TemplateError
 
@@ -72,8 +72,8 @@ def load_handler(spec: FunctionSpec, instance: int = 0) -> Handler:
         handler = getattr(module, attribute, None)
         if not callable(handler):
             raise TemplateError(f"{spec.logical_id}: {source} has no function {attribute!r}")
-        _handlers[key] = handler
-        return handler
+        _handlers[key] = cast(Handler, handler)
+        return _handlers[key]
 
 
 def _import_from(source: Path, name: str, code_dir: Path) -> ModuleType:

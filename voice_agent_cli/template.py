@@ -48,7 +48,7 @@ class TemplateError(ValueError):
 # --- YAML with CloudFormation short tags ---------------------------------------------------
 
 
-class _CloudFormationLoader(yaml.SafeLoader):
+class _CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no types
     """SafeLoader that maps every short tag to its long form (``!Ref x`` → ``{"Ref": "x"}``).
 
     Only the shape matters locally; nothing is evaluated, so unknown tags are tolerated too.
@@ -63,7 +63,7 @@ def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dic
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        value = loader.construct_mapping(node, deep=True)
     # `!GetAtt Res.Attr` is the string form of ["Res", "Attr"].
     if key == "Fn::GetAtt" and isinstance(value, str):
         value = value.split(".", 1)
@@ -321,10 +321,13 @@ def _function_spec(root: Path, logical_id: str, props: Mapping[str, Any],
     )
 
 
+_ApiAuth = tuple[str | None, dict[str, Any]]  # (default authorizer name, authorizers)
+
+
 def _default_authorizers(resources: Mapping[str, Any],
-                         api_globals: Mapping[str, Any]) -> dict[str, tuple[str | None, dict]]:
+                         api_globals: Mapping[str, Any]) -> dict[str, _ApiAuth]:
     """Per HTTP API logical id: (default authorizer name, authorizers)."""
-    apis: dict[str, tuple[str | None, dict]] = {}
+    apis: dict[str, _ApiAuth] = {}
     candidates = {IMPLICIT_HTTP_API: {}} | {
         key: value.get("Properties") or {}
         for key, value in resources.items()
@@ -339,7 +342,7 @@ def _default_authorizers(resources: Mapping[str, Any],
     return apis
 
 
-def _routes(functions: Mapping[str, Any], apis: Mapping[str, tuple[str | None, dict]]
+def _routes(functions: Mapping[str, Any], apis: Mapping[str, _ApiAuth]
             ) -> tuple[tuple[Route, ...], str | None]:
     routes: list[Route] = []
     authorizer_id: str | None = None
@@ -354,7 +357,7 @@ def _routes(functions: Mapping[str, Any], apis: Mapping[str, tuple[str | None, d
             auth = props.get("Auth")
             name = auth.get("Authorizer", default) if isinstance(auth, dict) else default
             authorized = isinstance(name, str) and name != "NONE" and name in authorizers
-            if authorized:
+            if authorized and isinstance(name, str):
                 config = authorizers[name]
                 if isinstance(config, dict):
                     authorizer_id = authorizer_id or _ref_target(config.get("FunctionArn"))

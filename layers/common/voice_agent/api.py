@@ -27,7 +27,8 @@ from voice_agent.observability import SERVICE as SERVICE
 from voice_agent.observability import logger, metrics, tracer
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+def error_response(status: int, message: str,
+                   headers: dict[str, str] | None = None) -> Response[str]:
     """A JSON error response in the API's one error shape."""
     return Response(
         status_code=status,
@@ -72,27 +73,27 @@ def make_resolver() -> APIGatewayHttpResolver:
     """Build the HTTP API resolver with the project's validation and error mapping."""
     app = APIGatewayHttpResolver(enable_validation=True)
     @app.exception_handler(RequestValidationError)
-    def _validation(exc: RequestValidationError) -> Response:
+    def _validation(exc: RequestValidationError) -> Response[str]:
         return error_response(422, describe_validation_errors(exc.errors()))
 
     @app.exception_handler(RequestUnsupportedContentType)
-    def _media_type(_exc: RequestUnsupportedContentType) -> Response:
+    def _media_type(_exc: RequestUnsupportedContentType) -> Response[str]:
         # check_body answers these first; this keeps any case it misses a 415, never a 500.
         return error_response(415, "request body must be application/json")
 
     @app.exception_handler(ApiError)
-    def _domain(exc: ApiError) -> Response:
+    def _domain(exc: ApiError) -> Response[str]:
         if exc.status >= 500:
             logger.warning("request failed upstream", extra={"status": exc.status,
                                                               "error": exc.message})
         return error_response(exc.status, exc.message, exc.headers)
 
     @app.not_found
-    def _not_found(_exc: Exception) -> Response:
+    def _not_found(_exc: Exception) -> Response[str]:
         return error_response(404, "not found")
 
     @app.exception_handler(Exception)
-    def _unexpected(exc: Exception) -> Response:
+    def _unexpected(exc: Exception) -> Response[str]:
         logger.exception("unhandled error")
         return error_response(500, "internal error")
 

@@ -21,7 +21,6 @@ import jwt
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
     APIGatewayAuthorizerEventV2,
 )
-from aws_lambda_powertools.utilities.data_classes.common import CaseInsensitiveDict
 
 MAX_TOKEN_BYTES = 8 * 1024
 LEEWAY_S = 30
@@ -140,7 +139,7 @@ def request_token(event: APIGatewayAuthorizerEventV2, cookie_name: str) -> str:
 
 def request_headers(event: APIGatewayAuthorizerEventV2) -> Mapping[str, str]:
     """The event's headers, looked up case-insensitively (none when the event has none)."""
-    return event.headers if event.get("headers") else CaseInsensitiveDict()
+    return event.headers if event.get("headers") else {}
 
 
 def request_method(event: APIGatewayAuthorizerEventV2) -> str:

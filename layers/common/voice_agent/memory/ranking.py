@@ -186,7 +186,8 @@ class _Episodes:
 
     def best(self, scores: np.ndarray) -> np.ndarray:
         """For each position, the highest score in its episode."""
-        return np.maximum.reduceat(scores[self.order], self.starts)[self.of]
+        best: np.ndarray = np.maximum.reduceat(scores[self.order], self.starts)[self.of]
+        return best
 
 
 def _is_sorted(ids: list[str]) -> bool:

@@ -11,7 +11,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from voice_agent.api import logger
+from voice_agent.observability import logger
 
 DEFAULT_BUDGET_MS = 150
 MAX_FACTS = 8
