@@ -382,6 +382,55 @@ def ranking_latency(conversations: Sequence[Conversation], size: int, dims: int)
         print(f"  {mode:<10} p50 {p50:6.2f} ms   p95 {p95:6.2f} ms")
 
 
+def evaluate_embedder(embedder: Embedder, conversations: list[Conversation],
+                      args: argparse.Namespace) -> None:
+    """Print retrieval quality, timings and (if asked) tuning for one embedder."""
+    if isinstance(embedder, LocalMiniLMEmbedder):
+        started = time.perf_counter()
+        embedder.warm_up()
+        print(f"\n{embedder.id}: model load {time.perf_counter() - started:.2f} s")
+    prepared = prepare(conversations, embedder)
+    facts = sum(len(c.facts) for c in conversations)
+    if isinstance(embedder, PrecomputedEmbedder):
+        print(f"\n{embedder.id}: precomputed vectors (no embedding timings)")
+    else:
+        print(
+            f"{embedder.id}: embedded {facts} facts in {prepared.fact_embed_s:.2f} s "
+            f"({prepared.fact_embed_s / facts * 1000:.2f} ms/fact, batched); query embedding "
+            f"p50 {percentile(prepared.query_embed_ms, 50):.2f} ms, "
+            f"p95 {percentile(prepared.query_embed_ms, 95):.2f} ms"
+        )
+    results = {}
+    search_ms = {}
+    for mode in MODES:
+        results[mode], search_ms[mode] = evaluate(conversations, prepared, mode)
+    print_table(f"Retrieval on {embedder.id} (weights {DEFAULT_WEIGHTS})", results)
+    print(
+        "search p50 ms: " + ", ".join(f"{m} {percentile(search_ms[m], 50):.2f}" for m in MODES)
+    )
+    hybrid, bm25 = results["hybrid"]["all"].recall10, results["bm25"]["all"].recall10
+    ratio = hybrid / bm25 if bm25 else float("inf")
+    verdict = "met" if ratio >= 1.2 else "NOT met"
+    print(
+        f"hybrid R@10 / BM25 R@10 = {hybrid:.3f} / {bm25:.3f} = {ratio:.2f}x "
+        f"(target 1.2x: {verdict})"
+    )
+    print("context boosts (hybrid R@10):", end="")
+    for label, weights in (
+        ("neither", replace(DEFAULT_WEIGHTS, episode=0.0, date=0.0)),
+        ("episodes only", replace(DEFAULT_WEIGHTS, date=0.0)),
+        ("dates only", replace(DEFAULT_WEIGHTS, episode=0.0)),
+        ("both", DEFAULT_WEIGHTS),
+    ):
+        scores, _ = evaluate(conversations, prepared, "hybrid", weights)
+        print(f"  {label} {scores['all'].recall10:.3f}", end="")
+    print()
+    if args.tune:
+        tune(conversations, prepared)
+    if args.cross_validate:
+        cross_validate(conversations, prepared)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="locomo-dev.json path")
@@ -432,50 +481,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.vectors:
         embedders.append(load_precomputed(args.vectors, conversations))
     for embedder in embedders:
-        if isinstance(embedder, LocalMiniLMEmbedder):
-            started = time.perf_counter()
-            embedder.warm_up()
-            print(f"\n{embedder.id}: model load {time.perf_counter() - started:.2f} s")
-        prepared = prepare(conversations, embedder)
-        facts = sum(len(c.facts) for c in conversations)
-        if isinstance(embedder, PrecomputedEmbedder):
-            print(f"\n{embedder.id}: precomputed vectors (no embedding timings)")
-        else:
-            print(
-                f"{embedder.id}: embedded {facts} facts in {prepared.fact_embed_s:.2f} s "
-                f"({prepared.fact_embed_s / facts * 1000:.2f} ms/fact, batched); query embedding "
-                f"p50 {percentile(prepared.query_embed_ms, 50):.2f} ms, "
-                f"p95 {percentile(prepared.query_embed_ms, 95):.2f} ms"
-            )
-        results = {}
-        search_ms = {}
-        for mode in MODES:
-            results[mode], search_ms[mode] = evaluate(conversations, prepared, mode)
-        print_table(f"Retrieval on {embedder.id} (weights {DEFAULT_WEIGHTS})", results)
-        print(
-            "search p50 ms: " + ", ".join(f"{m} {percentile(search_ms[m], 50):.2f}" for m in MODES)
-        )
-        hybrid, bm25 = results["hybrid"]["all"].recall10, results["bm25"]["all"].recall10
-        ratio = hybrid / bm25 if bm25 else float("inf")
-        verdict = "met" if ratio >= 1.2 else "NOT met"
-        print(
-            f"hybrid R@10 / BM25 R@10 = {hybrid:.3f} / {bm25:.3f} = {ratio:.2f}x "
-            f"(target 1.2x: {verdict})"
-        )
-        print("context boosts (hybrid R@10):", end="")
-        for label, weights in (
-            ("neither", replace(DEFAULT_WEIGHTS, episode=0.0, date=0.0)),
-            ("episodes only", replace(DEFAULT_WEIGHTS, date=0.0)),
-            ("dates only", replace(DEFAULT_WEIGHTS, episode=0.0)),
-            ("both", DEFAULT_WEIGHTS),
-        ):
-            scores, _ = evaluate(conversations, prepared, "hybrid", weights)
-            print(f"  {label} {scores['all'].recall10:.3f}", end="")
-        print()
-        if args.tune:
-            tune(conversations, prepared)
-        if args.cross_validate:
-            cross_validate(conversations, prepared)
+        evaluate_embedder(embedder, conversations, args)
     if args.latency_size > 0:
         for dims in (384, 1024):
             ranking_latency(conversations, args.latency_size, dims)

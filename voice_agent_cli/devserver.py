@@ -218,6 +218,16 @@ class LocalApi:
         return JSONResponse({"error": "not found"}, status_code=404)
 
 
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    """The body as a JSON object, or None when it is not UTF-8, not JSON or too deep."""
+    try:
+        text = raw.decode("utf-8")
+        body = None if check_json_shape(text) else json.loads(text)
+    except ValueError:  # not UTF-8, or not JSON
+        return None
+    return body if isinstance(body, dict) else None
+
+
 def create_app(data_dir: Path, template_path: Path | None = None,
                bind_host: str = "127.0.0.1") -> Starlette:
     """Build the local API + web client app (the environment is configured first).
@@ -248,13 +258,8 @@ def create_app(data_dir: Path, template_path: Path | None = None,
         raw = await request.body()
         if len(raw) > DEV_TOKEN_MAX_BODY_BYTES:
             return JSONResponse({"error": "request body too large"}, status_code=413)
-        try:
-            text = raw.decode("utf-8")
-            rejected = check_json_shape(text)
-            body = None if rejected else json.loads(text)
-        except ValueError:  # not UTF-8, or not JSON
-            body = None
-        user = body.get("user") if isinstance(body, dict) else None
+        body = _json_object(raw)
+        user = body.get("user") if body is not None else None
         if not isinstance(user, str) or not user.strip() or len(user) > 128:
             return JSONResponse({"error": "user: a non-empty string (≤ 128 chars) is required"},
                                 status_code=422)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from tests.conftest import AUDIENCE, ISSUER, JwtKit, LambdaContext, load_function_module
 from tests.fakes.http_server import LoopbackHttpServer, RecordedRequest, ScriptedResponse
@@ -110,66 +114,53 @@ def test_bad_header_does_not_fall_back_to_a_valid_cookie(jwt_kit: JwtKit):
     assert result["isAuthorized"] is False
 
 
+def _hs256_key_confusion(kit: JwtKit) -> str:
+    # Sign with the RSA public key's PEM as an HMAC secret: classic confusion attack.
+    pem = kit.rsa_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    signing_input = f"{b64({'alg': 'HS256', 'kid': 'rsa-1', 'typ': 'JWT'})}.{b64(kit.claims())}"
+    signature = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+
+
+def _tampered_payload(kit: JwtKit) -> str:
+    header, _payload, signature = kit.token("alice").split(".")
+    return f"{header}.{b64(kit.claims('mallory'))}.{signature}"
+
+
+def _stripped_signature(kit: JwtKit) -> str:
+    header, payload, _signature = kit.token().split(".")
+    return f"{header}.{payload}."
+
+
+FORGERIES: dict[str, Callable[[JwtKit], str]] = {
+    "expired": lambda kit: kit.token(exp=int(time.time()) - 120),
+    "not_yet_valid": lambda kit: kit.token(nbf=int(time.time()) + 600),
+    "wrong_issuer": lambda kit: kit.token(iss="https://evil.test"),
+    "wrong_audience": lambda kit: kit.token(aud="someone-else"),
+    "no_exp": lambda kit: kit.token(exp=None),
+    "no_sub": lambda kit: kit.token(sub=None),  # type: ignore[arg-type]
+    "empty_sub": lambda kit: kit.token(sub=""),
+    "unknown_kid": lambda kit: kit.token(kid="nope"),
+    "no_kid": lambda kit: jwt.encode(kit.claims(), kit.rsa_key, algorithm="RS256"),
+    "alg_none": lambda kit: f"{b64({'alg': 'none', 'kid': 'rsa-1'})}.{b64(kit.claims())}.",
+    "hs256_key_confusion": _hs256_key_confusion,
+    "es256_with_rsa_kid": lambda kit: kit.token(alg="ES256", kid="rsa-1"),
+    "rs256_with_ec_kid": lambda kit: kit.token(alg="RS256", kid="ec-1"),
+    "tampered_payload": _tampered_payload,
+    "stripped_signature": _stripped_signature,
+    "unknown_crit": lambda kit: kit.token(headers={"crit": ["exp-magic"], "exp-magic": 1}),
+    "oversized": lambda kit: kit.token(padding="x" * 9000),
+    "garbage": lambda _kit: "not.a.jwt",
+    "ps256": lambda kit: kit.token(alg="PS256"),
+}
+
+
 def _forge(kit: JwtKit, case: str) -> str:
-    now = int(time.time())
-    if case == "expired":
-        return kit.token(exp=now - 120)
-    if case == "not_yet_valid":
-        return kit.token(nbf=now + 600)
-    if case == "wrong_issuer":
-        return kit.token(iss="https://evil.test")
-    if case == "wrong_audience":
-        return kit.token(aud="someone-else")
-    if case == "no_exp":
-        return kit.token(exp=None)
-    if case == "no_sub":
-        return kit.token(sub=None)  # type: ignore[arg-type]
-    if case == "empty_sub":
-        return kit.token(sub="")
-    if case == "unknown_kid":
-        return kit.token(kid="nope")
-    if case == "no_kid":
-        claims = kit.claims()
-        return jwt.encode(claims, kit.rsa_key, algorithm="RS256")
-    if case == "alg_none":
-        return f"{b64({'alg': 'none', 'kid': 'rsa-1'})}.{b64(kit.claims())}."
-    if case == "hs256_key_confusion":
-        # Sign with the RSA public key's PEM as an HMAC secret: classic confusion attack.
-        from cryptography.hazmat.primitives import serialization
-
-        pem = kit.rsa_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        import hashlib
-        import hmac
-
-        signing_input = f"{b64({'alg': 'HS256', 'kid': 'rsa-1', 'typ': 'JWT'})}.{b64(kit.claims())}"
-        signature = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()
-        return signing_input + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
-    if case == "es256_with_rsa_kid":
-        return kit.token(alg="ES256", kid="rsa-1")
-    if case == "rs256_with_ec_kid":
-        return kit.token(alg="RS256", kid="ec-1")
-    if case == "tampered_payload":
-        header, _payload, signature = kit.token("alice").split(".")
-        return f"{header}.{b64(kit.claims('mallory'))}.{signature}"
-    if case == "stripped_signature":
-        header, payload, _signature = kit.token().split(".")
-        return f"{header}.{payload}."
-    if case == "unknown_crit":
-        return kit.token(headers={"crit": ["exp-magic"], "exp-magic": 1})
-    if case == "oversized":
-        return kit.token(padding="x" * 9000)
-    if case == "garbage":
-        return "not.a.jwt"
-    if case == "ps256":
-        return kit.token(alg="PS256")
-    raise AssertionError(case)
+    return FORGERIES[case](kit)
 
 
-ATTACKS = ["expired", "not_yet_valid", "wrong_issuer", "wrong_audience", "no_exp", "no_sub",
-           "empty_sub", "unknown_kid", "no_kid", "alg_none", "hs256_key_confusion",
-           "es256_with_rsa_kid", "rs256_with_ec_kid", "tampered_payload",
-           "stripped_signature", "unknown_crit", "oversized", "garbage", "ps256"]
+ATTACKS = list(FORGERIES)
 
 
 @pytest.mark.parametrize("case", ATTACKS)

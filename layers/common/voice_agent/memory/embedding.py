@@ -284,8 +284,8 @@ def _single_threaded_blas() -> Any:
     """Context limiting BLAS to one thread for the duration of a forward pass.
 
     These matrices are small: on 2 idle cores a second BLAS thread gains little, and when the
-    cores are busy (tests, other processes) its spin-waiting made embedding 10-20x slower
-    (measured: 64 facts in 1.6 s single-threaded vs 30 s with two threads on a loaded host).
+    cores are busy (tests, other processes) its spin-waiting makes embedding many times slower
+    (the figures are in benchmarks/README.md).
     """
     global _blas_controller
     if _blas_controller is None:

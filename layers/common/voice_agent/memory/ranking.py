@@ -83,18 +83,15 @@ class HybridWeights:
         return 1.0 + self.episode + self.date
 
 
-# Tuned by grid search on LoCoMo dev (benchmarks/memory_eval.py --tune, 480 scorable
-# questions, MiniLM): recall@10 0.827 / recall@5 0.722, against 0.711 / 0.640 for embeddings
-# alone and 0.687 / 0.625 for BM25 alone. Without the episode and date boosts the same fusion
-# reaches 0.764; episodes alone bring it to ~0.80, dates (33 questions name a day, 29 a month)
-# the rest. Tuned on three conversations and scored on the fourth, the hybrid keeps 0.821, and
-# the grid is flat around this point (0.822-0.827 for semantic 0.70-0.80, episode 0.4-0.6,
-# date 0.2-0.3). Recency barely matters on this data, so it mostly breaks ties.
+# Tuned by grid search on LoCoMo dev (benchmarks/memory_eval.py --tune, MiniLM); the recall
+# figures, the cross-validation and how flat the grid is around this point are in
+# benchmarks/README.md. Episodes and dates carry most of the gain over plain fusion; recency
+# barely matters on this data, so it mostly breaks ties.
 # Raw cosines are used on purpose: rescaling them per query (min-max) or fusing ranks (RRF)
 # scored the same with MiniLM on the full conversations but throws away how close the
 # candidates really are, which in small per-user indexes lets a clear lexical match lose to a
-# marginally "more similar" memory. Embedders whose cosines crowd together
-# (multilingual-e5-small: 0.7-0.9) need their own weights (see benchmarks/README.md).
+# marginally "more similar" memory. Embedders whose cosines crowd together need their own
+# weights (see benchmarks/README.md).
 DEFAULT_WEIGHTS = HybridWeights(
     semantic=0.70, lexical=0.28, recency=0.02, recency_half_life_days=180.0,
     episode=0.4, date=0.3,
@@ -345,6 +342,28 @@ class MemoryIndex:
     def __len__(self) -> int:
         return len(self._ids)
 
+    def _cosine(self, query_vector: np.ndarray | None, embedder_id: str,
+                size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine of every item to the query (0 where not comparable) and the rows scored."""
+        cosine = np.zeros(size, dtype=np.float32)
+        semantic_rows = np.zeros(0, dtype=np.int64)
+        group = self._vector_groups.get(embedder_id)
+        if query_vector is None or group is None:
+            return cosine, semantic_rows
+        query = np.asarray(query_vector, dtype=np.float32).reshape(-1)
+        if query.shape[0] != group.matrix.shape[1]:
+            raise ValueError(
+                f"query vector has {query.shape[0]} dimensions, "
+                f"{embedder_id!r} vectors have {group.matrix.shape[1]}"
+            )
+        norm = float(np.linalg.norm(query))
+        if norm > 0:
+            # einsum runs single-threaded: a threaded BLAS gemv is memory-bound anyway, and
+            # its spinning threads slow it down on a busy host (benchmarks/README.md).
+            cosine[group.rows] = np.einsum("ij,j->i", group.matrix, query / norm)
+            semantic_rows = group.rows
+        return cosine, semantic_rows
+
     def search(
         self,
         query_text: str,
@@ -379,23 +398,8 @@ class MemoryIndex:
         if size == 0 or limit <= 0:
             return []
 
-        cosine = np.zeros(size, dtype=np.float32)
-        semantic_rows = np.zeros(0, dtype=np.int64)
-        group = self._vector_groups.get(embedder_id)
-        if query_vector is not None and group is not None and mode != "bm25":
-            query = np.asarray(query_vector, dtype=np.float32).reshape(-1)
-            if query.shape[0] != group.matrix.shape[1]:
-                raise ValueError(
-                    f"query vector has {query.shape[0]} dimensions, "
-                    f"{embedder_id!r} vectors have {group.matrix.shape[1]}"
-                )
-            norm = float(np.linalg.norm(query))
-            if norm > 0:
-                # einsum runs single-threaded: a threaded BLAS gemv is memory-bound anyway and
-                # on a busy 2-core host its spinning threads made it 10-40x slower (measured).
-                cosine[group.rows] = np.einsum("ij,j->i", group.matrix, query / norm)
-                semantic_rows = group.rows
-
+        cosine, semantic_rows = self._cosine(None if mode == "bm25" else query_vector,
+                                             embedder_id, size)
         if mode == "embedding":
             return self._results(np.clip(cosine, 0.0, 1.0), semantic_rows, limit)
 
