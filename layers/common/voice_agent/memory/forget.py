@@ -22,13 +22,18 @@ __all__ = ["FORGET_BUDGET_S", "forget_memories"]
 FORGET_BUDGET_S = 10.0
 
 
-def forget_memories(user_id: str, deps: MemoryDeps, budget_s: float = FORGET_BUDGET_S) -> None:
+def forget_memories(user_id: str, deps: MemoryDeps, budget_s: float | None = None) -> None:
     """Deletes everything the user stored; returns once all of it is gone.
+
+    Args:
+        user_id: The caller (JWT ``sub``).
+        deps: The memory dependencies.
+        budget_s: Time to spend (default `FORGET_BUDGET_S`).
 
     Raises:
         ApiError: 503 (retry to finish) or 502 when the store fails or the budget runs out.
     """
     drop_index(user_id)  # also on failure: a partial forget must not be served from a cache
     with upstream_errors():
-        deps.store.forget_user(user_id, budget_s)
+        deps.store.forget_user(user_id, FORGET_BUDGET_S if budget_s is None else budget_s)
     drop_index(user_id)  # a search racing the forget may have cached a partial state
