@@ -62,13 +62,26 @@ def free_port() -> int:
 class DevServer:
     """``voice-agent dev`` in a child process, on a free port and a fresh data directory."""
 
-    def __init__(self, embedder: str) -> None:
+    def __init__(self, embedder: str, dynamodb: bool = False) -> None:
         self.data_dir = Path(tempfile.mkdtemp(prefix="memory-api-eval-"))
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "EMBEDDINGS": embedder, "MEMORY_MAX_PER_USER": "1000000"}
         for name in ("MEMORY_TABLE", "MEMORY_QUEUE_URL", "JWT_ISSUER", "JWT_JWKS_URL"):
             env.pop(name, None)
+        self.moto: subprocess.Popen[bytes] | None = None
+        if dynamodb:
+            # The DynamoDB code path against moto's server mode (dev creates the table).
+            moto_port = free_port()
+            self.moto = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-p", str(moto_port)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(3)
+            env.update({"MEMORY_TABLE": "memory-api-eval",
+                        "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{moto_port}",
+                        "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+                        "AWS_DEFAULT_REGION": "us-east-1"})
+        self.store = "DynamoDB (moto server)" if dynamodb else "SQLite"
         self.process = subprocess.Popen(
             [sys.executable, "-c", "import sys; from voice_agent_cli.main import main; "
                                    "sys.exit(main(sys.argv[1:]))",
@@ -92,6 +105,13 @@ class DevServer:
         self.client.close()
         self.process.terminate()
         self.process.wait(timeout=30)
+        if self.moto is not None:
+            self.moto.terminate()
+            try:
+                self.moto.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.moto.kill()  # moto's server can ignore SIGTERM while serving
+                self.moto.wait(timeout=10)
 
 
 def iso(epoch: float) -> str:
@@ -274,7 +294,7 @@ def round_trip(server: DevServer, size: int, query_count: int) -> None:
     count = server.client.get("/api/memory/export", params={"limit": "1"},
                               headers=headers).json()["total"]
 
-    print(f"\nExport -> forget -> import round trip at {size} memories "
+    print(f"\nExport -> forget -> import round trip at {size} memories on {server.store} "
           f"(filled in {fill_s:.1f} s through the API):")
     print(f"  export: {len(exported)} memories in {pages} pages, {total_bytes / 1e6:.2f} MB "
           f"in all, largest page {largest / 1e6:.2f} MB (Lambda limit 6 MB), {export_s:.2f} s")
@@ -292,11 +312,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--round-trip-size", type=int, default=10_000, help="0: skip part 2")
     parser.add_argument("--queries", type=int, default=50, help="searches compared in part 2")
     parser.add_argument("--skip-retrieval", action="store_true", help="only part 2")
+    parser.add_argument("--dynamodb", action="store_true",
+                        help="store in DynamoDB (moto server mode) instead of SQLite")
     args = parser.parse_args(argv)
     if not args.skip_retrieval and not args.data.is_file():
         print(f"data not found: {args.data} (use --data PATH)", file=sys.stderr)
         return 2
-    server = DevServer(args.embedder)
+    server = DevServer(args.embedder, dynamodb=args.dynamodb)
     try:
         print(f"voice-agent dev at {server.base} ({os.cpu_count()} CPUs, "
               f"Python {sys.version.split()[0]})")
