@@ -148,6 +148,28 @@ def test_export_pages_follow_the_cursor_and_stop_at_the_byte_budget(backend, mon
     assert texts(by_bytes) == texts(by_count)
 
 
+def test_export_pages_measure_bytes_as_sent_for_non_ascii_text(backend, monkeypatch):
+    user = unique_user()
+    add(user, *[f"{i} " + "é" * 1500 for i in range(6)], metadata={"note": "ü" * 300})
+    # As sent, a memory is ≈ 20 KB (text and history of 1500 é escaped as 6 bytes each), though
+    # only ≈ 3.5 KB of characters: counted in characters, all six would fit in one page.
+    monkeypatch.setattr(export, "EXPORT_PAGE_BYTES", 25_000)
+
+    sizes, cursor = [], None
+    while True:
+        status, page, _ = call_memory("GET", "/api/memory/export", sub=user,
+                                      query="limit=500" + (f"&cursor={cursor}" if cursor else ""))
+        assert status == 200
+        sizes.append(len(json.dumps(page, separators=(",", ":"))))
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+
+    one_memory = 21_000
+    assert len(sizes) == 3  # two memories a page: the second passes the budget
+    assert all(size <= 25_000 + one_memory for size in sizes)
+
+
 def test_export_never_returns_another_users_memories(backend):
     alice, bob = unique_user(), unique_user()
     add(alice, "Alice likes opera")

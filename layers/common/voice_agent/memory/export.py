@@ -8,6 +8,8 @@ in through ``POST /api/memory`` (`import_request`).
 
 from __future__ import annotations
 
+import json
+
 from voice_agent.errors import Unprocessable
 from voice_agent.memory.models import (
     AddMemoryRequest,
@@ -54,7 +56,9 @@ def export_memories(user_id: str, limit: int, cursor: str | None,
                      for h in histories.get(record.id, [])],
         )
         memories.append(memory)
-        size += len(memory.model_dump_json())
+        # Measured as the resolver sends it: json.dumps escapes non-ASCII (up to 6 bytes a
+        # character), so counting characters of model_dump_json would undercount.
+        size += len(json.dumps(memory.model_dump(), separators=(",", ":")))
         if size > EXPORT_PAGE_BYTES and len(memories) < len(records):
             next_cursor = encode_cursor(record.id)  # the rest on the next page
             break
