@@ -114,6 +114,20 @@ class DevServer:
                 self.moto.wait(timeout=10)
 
 
+def post(server: DevServer, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+    """``POST /api/memory``, retried as a client should on 429/503 (``Retry-After``).
+
+    A retried add is safe: memories stored by the first try come back as ``NONE``.
+    """
+    for _attempt in range(8):
+        response = server.client.post("/api/memory", json=body, headers=headers)
+        if response.status_code not in (429, 503):
+            break
+        time.sleep(float(response.headers.get("Retry-After", "1")))
+    response.raise_for_status()
+    return response
+
+
 def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat()
 
@@ -145,8 +159,7 @@ def load_through_api(server: DevServer, conversation: Conversation,
             }
             if dated:
                 body["created_at"] = iso(at)
-            response = server.client.post("/api/memory", json=body, headers=headers)
-            response.raise_for_status()
+            response = post(server, body, headers)
             for f, result in zip(batch, response.json()["results"], strict=True):
                 facts_of[result["id"]].add(f.id)  # an exact duplicate maps to the first copy
     return headers, facts_of
@@ -212,7 +225,7 @@ def fill(server: DevServer, headers: dict[str, str], size: int) -> float:
         texts = [f"{fact(rng)} (#{i})" for i in range(start, min(size, start + 25))]
         body = {"messages": [{"role": "user", "content": t} for t in texts], "infer": False,
                 "created_at": at, "metadata": {"source": "import", "session": session}}
-        server.client.post("/api/memory", json=body, headers=headers).raise_for_status()
+        post(server, body, headers)
     return time.perf_counter() - started
 
 
@@ -269,7 +282,12 @@ def round_trip(server: DevServer, size: int, query_count: int) -> None:
     export_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    response = server.client.delete("/api/memory", headers=headers)
+    calls = 0
+    while True:  # a 503 means "not finished yet": calling again finishes the job
+        calls += 1
+        response = server.client.delete("/api/memory", headers=headers)
+        if response.status_code != 503 or calls == 10:
+            break
     forget_s = time.perf_counter() - started
     assert response.status_code == 204, response.text
     left = server.client.get("/api/memory/export", params={"limit": "1"}, headers=headers)
@@ -286,7 +304,7 @@ def round_trip(server: DevServer, size: int, query_count: int) -> None:
         for batch in chunks(texts, MAX_MESSAGES):
             body = {"messages": [{"role": "user", "content": t} for t in batch],
                     "infer": False, "created_at": created_at, "metadata": json.loads(metadata)}
-            server.client.post("/api/memory", json=body, headers=headers).raise_for_status()
+            post(server, body, headers)
             requests += 1
     import_s = time.perf_counter() - started
     after = searches(server, headers, queries)
@@ -298,7 +316,8 @@ def round_trip(server: DevServer, size: int, query_count: int) -> None:
           f"(filled in {fill_s:.1f} s through the API):")
     print(f"  export: {len(exported)} memories in {pages} pages, {total_bytes / 1e6:.2f} MB "
           f"in all, largest page {largest / 1e6:.2f} MB (Lambda limit 6 MB), {export_s:.2f} s")
-    print(f"  forget: DELETE /api/memory -> 204 in {forget_s:.2f} s")
+    print(f"  forget: DELETE /api/memory -> 204 in {forget_s:.2f} s "
+          f"({calls} call{'s' if calls > 1 else ''})")
     print(f"  import: {count} memories back in {requests} requests, {import_s:.1f} s")
     print(f"  search ({len(queries)} queries, top {DEPTH}): {identical} identical before and "
           f"after, {tie_only} differing only among equal scores at the cut-off, "
