@@ -519,8 +519,11 @@ def _filtered_page(user_id: str, limit: int, cursor: str | None, filters: dict[s
     The stores cannot match JSON metadata in a query (DynamoDB keeps it as one string), and
     the warm index already holds every memory, so filtering there costs no extra read.
     """
-    after = decode_cursor(cursor) if cursor else ""
-    _, records = load_index(user_id, deps)
+    after = decode_cursor(cursor) if cursor else ""  # ValueError: an invalid cursor
+    try:
+        _, records = load_index(user_id, deps)
+    except ValueError as error:  # not the cursor's fault (e.g. vectors of mixed sizes)
+        raise StoreUnavailable(f"memory index unavailable: {error}", retryable=False) from error
     matching = sorted((r for r in records.values()
                        if r.id > after and matches(r.metadata, filters)), key=lambda r: r.id)
     page = matching[:limit]
