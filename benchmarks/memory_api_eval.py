@@ -86,7 +86,7 @@ class DevServer:
             [sys.executable, "-c", "import sys; from voice_agent_cli.main import main; "
                                    "sys.exit(main(sys.argv[1:]))",
              "dev", "--port", str(self.port), "--data-dir", str(self.data_dir)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            env=env, stdout=self._log("dev.out"), stderr=self._log("dev.log"))
         self.client = httpx.Client(base_url=self.base, timeout=120)
         for _ in range(600):
             try:
@@ -96,6 +96,10 @@ class DevServer:
                 pass
             time.sleep(0.1)
         raise SystemExit("voice-agent dev did not start")
+
+    def _log(self, name: str) -> Any:
+        """A log file of a child process in the data directory (kept for a failed run)."""
+        return (self.data_dir / name).open("wb")
 
     def headers(self, user: str) -> dict[str, str]:
         token = self.client.post("/dev/token", json={"user": user}).json()["token"]
@@ -124,7 +128,8 @@ def post(server: DevServer, body: dict[str, Any], headers: dict[str, str]) -> ht
         if response.status_code not in (429, 503):
             break
         time.sleep(float(response.headers.get("Retry-After", "1")))
-    response.raise_for_status()
+    if response.is_error:
+        raise SystemExit(f"POST /api/memory -> {response.status_code} {response.text}")
     return response
 
 

@@ -469,3 +469,35 @@ def test_forget_on_a_throttled_table_is_503_and_a_retry_finishes(monkeypatch, tm
             assert texts(export_all(other)[0]) == ["fact 0"]
         finally:
             service.reset_memory_deps()
+
+
+class _RetriedWrites:
+    """A store whose adds land but answer as a retried call does: "already applied"."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def apply(self, user_id: str, change: Any, **kwargs: Any) -> None:
+        from voice_agent.memory.store import AlreadyApplied
+
+        self._inner.apply(user_id, change, **kwargs)
+        raise AlreadyApplied(change.record.id)
+
+
+def test_add_whose_write_landed_on_a_retry_is_an_add_not_a_500(tmp_path, monkeypatch):
+    from voice_agent.memory.service import MemoryDeps
+    from voice_agent.memory.store_sqlite import SqliteMemoryStore
+
+    monkeypatch.setenv("EMBEDDINGS", "hashing")
+    store = SqliteMemoryStore(tmp_path / "memory.sqlite3")
+    service.reset_memory_deps(MemoryDeps(store=_RetriedWrites(store)))
+    try:
+        user = unique_user()
+        (added,) = add(user, "Imported fact", created_at="2022-01-01T00:00:00Z")
+        assert added["event"] == "ADD"
+        assert [r.text for r in store.load_memories(user)] == ["Imported fact"]
+    finally:
+        service.reset_memory_deps()

@@ -467,6 +467,11 @@ def add_memories(user_id: str, req: AddMemoryRequest,
                 deps.store.apply(user_id, AddMemory(record, history), max_memories=limit)
             except MemoryLimitReached as error:
                 raise _limit_error(limit) from error
+            except AlreadyApplied:
+                # The id is new, so the write itself landed: a timed-out call retried by the
+                # client found its own memory (seen against moto's server; DynamoDB's request
+                # token makes such retries succeed).
+                pass
             except DuplicateMemory as duplicate:
                 existing = deps.store.get_memory(user_id, duplicate.memory_id)
                 results.append(AddedMemory(id=duplicate.memory_id, event="NONE",
