@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -52,7 +52,7 @@ CLOCK_SKEW = timedelta(seconds=60)
 # Who wrote a memory, as the clients record it in ``metadata.source`` (the panel shows it):
 # the assistant through the add_memories tool, an import of exported or past data, or the user.
 MEMORY_SOURCES = ("assistant", "import", "user")
-EXPORT_FORMAT = "voice-agent.memory-export.v1"
+EXPORT_FORMAT: Final = "voice-agent.memory-export.v1"
 
 MemoryId = Annotated[str, Field(description="Memory id, unique within the user.")]
 Timestamp = Annotated[
