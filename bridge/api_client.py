@@ -13,8 +13,11 @@ from voice_agent import catalogue
 EXPIRED_SIGN_IN = "the sign-in has expired: get a new token"
 
 
-class ApiError(RuntimeError):
-    """The API answered with an error (or could not be reached).
+class BackendError(RuntimeError):
+    """Our backend API answered with an error (or could not be reached).
+
+    Named apart from the layer's ``voice_agent.errors.ApiError``, which is what the backend
+    raises to answer with an error; this is what the bridge sees of it.
 
     Attributes:
         status: the HTTP status, or 0 when the API was unreachable.
@@ -28,6 +31,10 @@ class ApiError(RuntimeError):
     def is_auth(self) -> bool:
         """Whether the token was rejected (expired or invalid)."""
         return self.status in (401, 403)
+
+
+# The old name, still imported by bridge/session.py until the conversation's split lands there.
+ApiError = BackendError
 
 
 @dataclass(frozen=True)
@@ -66,16 +73,16 @@ class ApiClient:
         try:
             response = await self._http.request(method, url, json=body)
         except httpx.HTTPError as exc:
-            raise ApiError(0, f"cannot reach the API at {self._base}: {exc}") from exc
+            raise BackendError(0, f"cannot reach the API at {self._base}: {exc}") from exc
         if response.status_code in (401, 403):
-            raise ApiError(response.status_code, EXPIRED_SIGN_IN)
+            raise BackendError(response.status_code, EXPIRED_SIGN_IN)
         try:
             data = response.json() if response.content else {}
         except json.JSONDecodeError:
             data = {"error": response.text[:200]}
         if response.status_code >= 400:
             detail = data.get("error") if isinstance(data, dict) else None
-            raise ApiError(response.status_code,
+            raise BackendError(response.status_code,
                            f"the API answered {response.status_code}: {detail or 'no details'}")
         return data if isinstance(data, dict) else {"results": data}
 
@@ -84,7 +91,7 @@ class ApiClient:
         """``POST /api/voice-agent`` → the session object.
 
         Raises:
-            ApiError: rejected token (``is_auth``), validation error, upstream failure.
+            BackendError: rejected token (``is_auth``), validation error, upstream failure.
         """
         body = {k: v for k, v in {"model": model, "voice": voice}.items() if v}
         data = await self._request("POST", "/api/voice-agent", body)
@@ -99,7 +106,7 @@ class ApiClient:
                 raw=data,
             )
         except (KeyError, TypeError) as exc:
-            raise ApiError(502, f"the session object lacks {exc}") from exc
+            raise BackendError(502, f"the session object lacks {exc}") from exc
 
     async def search_memories(self, query: str, limit: int | None = None,
                               filters: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any
 
 
 class Effect(StrEnum):
-    """The effect classes of ARCHITECTURE.md's desktop threat model, worst first."""
+    """The effect classes of the desktop safety policy (docs/bridge.md), worst first."""
 
     RUNS_CODE = "runs_code"
     DESTROYS = "destroys"

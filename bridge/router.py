@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from bridge.api_client import ApiClient, ApiError
+from bridge.api_client import ApiClient, BackendError
 from bridge.desktop import DesktopExecutor
 from bridge.events import FunctionCall
 from voice_agent import catalogue
@@ -90,7 +90,7 @@ class ToolRouter:
             result = await self._api_tools[name](arguments)
         except KeyError as exc:
             return _error(f"{name}: missing argument {exc}", "api")
-        except ApiError as exc:
+        except BackendError as exc:
             if exc.is_auth:
                 print(f"voice-agent bridge: {exc} (the API refused the token with "
                       f"{exc.status})", file=self._err, flush=True)

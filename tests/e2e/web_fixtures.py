@@ -422,7 +422,7 @@ class FakeBackend:
             "input_audio_format": "pcm16", "output_audio_format": "pcm16",
             "input_audio_transcription": {"model": "whisper-1"},
             "turn_detection": {"type": "server_vad"},
-            "tools": catalogue.session_tools(),
+            "tools": catalogue.tools_to_mint(),
             "realtime": {"websocket_url": f"{ws}/v1/realtime?model={model}",
                          "calls_url": f"{self.url}/v1/realtime/calls"},
         }

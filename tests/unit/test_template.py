@@ -1,4 +1,4 @@
-"""template.yaml honours the contract (ARCHITECTURE.md) and passes the linters.
+"""template.yaml honours the contract (the README's HTTP API) and passes the linters.
 
 Also covers `voice_agent_cli.template`, the one reader of the template used by
 ``voice-agent invoke`` and the dev server.
@@ -29,7 +29,7 @@ from voice_agent_cli.template import (
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO_ROOT / "template.yaml"
 
-# The route table of ARCHITECTURE.md: (method, path) → function logical id.
+# The route table of the README's HTTP API: (method, path) → function logical id.
 CONTRACT_ROUTES = {
     ("GET", "/api/health"): "SessionFunction",
     ("POST", "/api/voice-agent"): "SessionFunction",

@@ -1,8 +1,8 @@
 """JWT verification for the Lambda authorizer (and the local runner, which uses the same code).
 
-Rules (ARCHITECTURE.md): RS256/ES256 only; the key is the JWKS entry whose ``kid`` matches the
-token's and its type must fit the token's ``alg``; ``iss``/``aud``/``exp``/``sub`` required,
-``nbf`` honoured, small leeway; unknown ``crit`` headers and oversized tokens rejected. Every
+Rules (the README's "Authentication" section): RS256/ES256 only; the key is the JWKS entry
+whose ``kid`` matches the token's and its type must fit the token's ``alg``;
+``iss``/``aud``/``exp``/``sub`` required, ``nbf`` honoured, small leeway; unknown ``crit`` headers and oversized tokens rejected. Every
 failure is an :class:`InvalidToken`, whatever the library raised, except an unreachable JWKS
 (:class:`jwt.PyJWKClientConnectionError`), which the authorizer reports as unavailable.
 """

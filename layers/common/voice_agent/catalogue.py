@@ -204,7 +204,7 @@ TOOL_EXECUTORS: Final[dict[str, str]] = {
 }
 
 
-def session_tools() -> list[dict[str, Any]]:
+def tools_to_mint() -> list[dict[str, Any]]:
     """The whole catalogue a realtime session is minted with (fresh copies)."""
     import copy
 

@@ -44,7 +44,7 @@ class RateLimited(ApiError):
 
 
 class ConfigError(ApiError):
-    """A required setting (e.g. an API key) is missing: the seed's 500 error."""
+    """A required setting (e.g. an API key) is missing: a 500 ``"<NAME> is not set"``."""
 
     status = 500
 

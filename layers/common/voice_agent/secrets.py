@@ -29,7 +29,7 @@ def get_api_key(name: str) -> str:
 
     Order: the variable itself, then the secret named by ``<name>_SECRET`` (a Secrets Manager
     name or ARN, read through Powertools with caching). Neither set → :class:`ConfigError`
-    with the seed's message ``"<name> is not set"``.
+    with the message ``"<name> is not set"`` (a 500, as the README's HTTP API table says).
     """
     direct = os.environ.get(name)
     if direct:

@@ -49,7 +49,7 @@ def resolve_config(request: SessionRequest, settings: Settings,
         instructions=instructions,
         transcription_model=settings.transcription_model,
         ttl_s=settings.session_ttl_s,
-        tools=catalogue.session_tools(),
+        tools=catalogue.tools_to_mint(),
     )
 
 

@@ -20,7 +20,8 @@ def create_session(user_id: str, request: SessionRequest,
                    profile_loader: ProfileLoader | None = prefetch_profile) -> SessionResponse:
     """Mint a realtime session for ``user_id`` (already verified by the authorizer)."""
     settings = get_settings()
-    # The key is checked first so a misconfigured deployment answers the seed's 500 at once.
+    # The key is checked first so a misconfigured deployment answers its 500 ("OPENAI_API_KEY
+    # is not set") at once, before any other work.
     if minter is None:
         minter = OpenAIRealtimeMinter(settings.openai_base_url, get_api_key("OPENAI_API_KEY"),
                                       settings.openai_timeout_s)
