@@ -2,9 +2,10 @@
 
 Rules (the README's "Authentication" section): RS256/ES256 only; the key is the JWKS entry
 whose ``kid`` matches the token's and its type must fit the token's ``alg``;
-``iss``/``aud``/``exp``/``sub`` required, ``nbf`` honoured, small leeway; unknown ``crit`` headers and oversized tokens rejected. Every
-failure is an :class:`InvalidToken`, whatever the library raised, except an unreachable JWKS
-(:class:`jwt.PyJWKClientConnectionError`), which the authorizer reports as unavailable.
+``iss``/``aud``/``exp``/``sub`` required, ``nbf`` honoured, small leeway; unknown ``crit``
+headers and oversized tokens rejected. Every failure is an :class:`InvalidToken`, whatever
+the library raised, except an unreachable JWKS (:class:`jwt.PyJWKClientConnectionError`),
+which the authorizer reports as unavailable.
 """
 
 from __future__ import annotations
