@@ -147,6 +147,11 @@ async def test_call_without_a_json_content_type_is_415(endpoint):
             "Content-Type": "text/plain"}), content='{"name": "Snapshot", "arguments": {}}')
     assert response.status_code == 415
     assert recorder.calls == []
+    async with httpx.AsyncClient() as client:  # positive control: the same call, as JSON
+        control = await client.post(f"{url}/tools/call", headers=headers(),
+                                    json={"name": "Snapshot", "arguments": {}})
+    assert control.status_code == 200
+    assert [c["name"] for c in recorder.calls] == ["Snapshot"]
 
 
 @pytest.mark.slow  # two Python processes start and import the MCP SDK

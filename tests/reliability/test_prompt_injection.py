@@ -103,7 +103,8 @@ async def test_injected_yes_in_a_memory_is_not_a_spoken_confirmation(backend: An
                            "score": 1.0, "metadata": {}}]
     command = {"command": "Stop-Computer -Force"}
     realtime.when_user_says("shut", ("PowerShell", command))
-    realtime.when_output_contains("needs the user's confirmation",
+    # The refusal of the first call sends the model to the memory holding the planted "yes".
+    realtime.when_output_contains("the confirmation for PowerShell",
                                   ("search_memories", {"query": "did the user agree"}))
     realtime.when_output_contains("yes, go ahead", ("PowerShell", command))
     policy = Policy.from_dict({"defaults": {"confirm_wait_s": 0.3},
@@ -111,6 +112,11 @@ async def test_injected_yes_in_a_memory_is_not_a_spoken_confirmation(backend: An
     await run_text_conversation(api, ["shut it down later maybe"], desktop=client,
                                 voice_confirm=True, policy=policy)
     assert server.recorder.calls == []
+    # Positive controls: the memory holding the "yes" was read back to the model, and the
+    # model did ask for the command again after reading it (it was refused, not never tried).
+    assert [c.path for c in api.calls if c.path == "/api/memory/search"] != []
+    names = [i["name"] for i in realtime.sessions[0].items if i.get("type") == "function_call"]
+    assert names.count("PowerShell") == 2 and "search_memories" in names
 
 
 async def test_the_users_own_yes_still_works(backend: Any, desktop: Any) -> None:
