@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.fakes.http_server import LoopbackHttpServer, RecordedRequest, ScriptedResponse
 from voice_agent_cli.template import load_template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -129,13 +130,46 @@ def test_deploy_uses_samconfig_and_smoke_tests_the_stack() -> None:
 
     assert 'sam build --config-env "$CONFIG_ENV"' in runs
     assert 'sam deploy --config-env "$CONFIG_ENV"' in runs
-    assert "OutputKey=='ApiUrl'" in runs
-    assert '"$api_url/api/health"' in runs and 'test "$health" = 200' in runs
-    assert '"$api_url/api/voice-agent"' in runs and "401|403)" in runs
     for workflow in ("ci.yml", "release.yml"):
         for job in _workflow(workflow)["jobs"].values():
             config_env = job.get("with", {}).get("config-env")
             assert config_env is None or config_env in samconfig
+
+
+class _FakeStack(LoopbackHttpServer):
+    """A deployed API as the smoke test sees it: fixed statuses for health and minting."""
+
+    def __init__(self, health: int, mint: int) -> None:
+        super().__init__()
+        self.statuses = {"/api/health": health, "/api/voice-agent": mint}
+
+    def default_response(self, request: RecordedRequest) -> ScriptedResponse:
+        return ScriptedResponse(self.statuses.get(request.path, 404), {})
+
+
+def _run_smoke_test(stack: _FakeStack, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run deploy.yml's smoke-test step in bash, ``aws`` answering with the fake's URL."""
+    (step,) = [s for s in _steps(_workflow("deploy.yml")) if s.get("name") == "Smoke test"]
+    fake_aws = tmp_path / "aws"
+    fake_aws.write_text(f"#!/bin/sh\necho {stack.url}\n")
+    fake_aws.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "STACK": "voice-agent-test"}
+    return subprocess.run(["bash", "-eo", "pipefail", "-c", step["run"]], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the smoke test calls curl")
+@pytest.mark.parametrize(("health", "mint", "passes"), [
+    (200, 403, True), (200, 401, True), (404, 403, False), (200, 200, False), (200, 422, False)])
+def test_deploy_smoke_test_passes_only_for_a_healthy_locked_api(
+        tmp_path: Path, health: int, mint: int, passes: bool) -> None:
+    with _FakeStack(health, mint) as stack:
+        result = _run_smoke_test(stack, tmp_path)
+        paths = [r.path for r in stack.requests]
+    assert (result.returncode == 0) is passes, result.stdout + result.stderr
+    assert paths[0] == "/api/health"
+    if health == 200:
+        assert paths == ["/api/health", "/api/voice-agent"]
 
 
 # --- the deploy role ---------------------------------------------------------------------------
