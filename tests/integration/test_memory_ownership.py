@@ -444,7 +444,7 @@ def test_forget_on_a_throttled_table_is_503_and_a_retry_finishes(monkeypatch, tm
     from voice_agent.memory import forget as forget_module
     from voice_agent.memory.service import MemoryDeps
     from voice_agent.memory.store_dynamodb import DynamoMemoryStore
-    from voice_agent_cli.template import create_memory_table
+    from voice_agent_cli.local_aws import create_memory_table
 
     monkeypatch.setenv("EMBEDDINGS", "hashing")
     monkeypatch.setattr(forget_module, "FORGET_BUDGET_S", 0.2)
