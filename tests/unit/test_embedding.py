@@ -1,4 +1,4 @@
-"""Embedders: the local MiniLM forward pass, the hashing embedder and the factory."""
+"""Embedders: the local MiniLM on onnxruntime, the hashing embedder and the factory."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from voice_agent.memory import embedding
 from voice_agent.memory.embedding import (
     BedrockTitanEmbedder,
     Embedder,
     HashingEmbedder,
     LocalMiniLMEmbedder,
+    local,
     make_embedder,
     reset_embedder_cache,
 )
@@ -52,7 +52,7 @@ def test_minilm_reproduces_published_similarity_matrix(minilm: LocalMiniLMEmbedd
     vectors = minilm.embed(sentences)
     similarity = vectors @ vectors.T
 
-    # Then the numpy forward pass matches the reference model to the printed precision
+    # Then the ONNX graph matches the reference model to the printed precision (±0.001)
     assert similarity[0, 1] == pytest.approx(0.6660, abs=1e-3)
     assert similarity[0, 2] == pytest.approx(0.1046, abs=1e-3)
     assert similarity[1, 2] == pytest.approx(0.1411, abs=1e-3)
@@ -105,7 +105,7 @@ def test_minilm_shares_weights_between_instances(minilm: LocalMiniLMEmbedder) ->
     other = LocalMiniLMEmbedder()
 
     np.testing.assert_array_equal(other.embed(["same text"]), minilm.embed(["same text"]))
-    assert embedding._minilm_model is not None  # loaded once, module-level
+    assert len(local._runtimes) == 1  # built once, module-level
 
 
 # --- HashingEmbedder --------------------------------------------------------------------------
