@@ -33,14 +33,14 @@ DEFAULT_TITAN_DIMENSIONS = 512
 
 # Titan V2 accepts up to 50,000 characters and 8,192 tokens; longer inputs are cut rather than
 # refused. Its tokenizer is not available offline, so the token count is an estimate that errs
-# high: a run of letters counts one token per 4 letters (English averages about 4.5 characters
-# per subword token), every digit and every other non-space character one token (numbers and
-# CJK text tokenise about that finely). The budget keeps a margin under 8,192 for the texts the
+# high: a run of ASCII letters counts one token per 4 letters (English averages about 4.5
+# characters per subword token), every other non-space character one token (digits, symbols
+# and non-Latin scripts such as CJK tokenise about that finely). The budget keeps a margin under 8,192 for the texts the
 # estimate still undercounts; if Bedrock refuses one anyway, it is retried once at half length.
 _TITAN_MAX_CHARS = 50_000
 _TITAN_MAX_TOKENS = 8_192
 _TITAN_TOKEN_BUDGET = _TITAN_MAX_TOKENS * 93 // 100  # 7,618
-_TOKEN_PIECES = re.compile(r"[^\W\d_]+|\S", re.UNICODE)
+_TOKEN_PIECES = re.compile(r"[A-Za-z]+|\S")
 _LETTERS_PER_TOKEN = 4
 _RETRYABLE_ERROR_CODES = {
     "ServiceUnavailableException",
@@ -67,9 +67,13 @@ def cut_for_titan(text: str, token_budget: int = _TITAN_TOKEN_BUDGET) -> str:
     tokens = 0
     for match in _TOKEN_PIECES.finditer(text):
         piece = match.group()
-        tokens += -(-len(piece) // _LETTERS_PER_TOKEN) if piece[0].isalpha() else 1
-        if tokens > token_budget:
-            return text[: match.start()]
+        letters = piece[0].isascii() and piece[0].isalpha()
+        cost = -(-len(piece) // _LETTERS_PER_TOKEN) if letters else 1
+        if tokens + cost > token_budget:
+            # A long run of letters is cut inside, so one huge "word" still leaves a prefix.
+            room = (token_budget - tokens) * _LETTERS_PER_TOKEN if letters else 0
+            return text[: match.start() + room]
+        tokens += cost
     return text
 
 
