@@ -35,8 +35,9 @@ DEFAULT_TITAN_DIMENSIONS = 512
 # refused. Its tokenizer is not available offline, so the token count is an estimate that errs
 # high: a run of ASCII letters counts one token per 4 letters (English averages about 4.5
 # characters per subword token), every other non-space character one token (digits, symbols
-# and non-Latin scripts such as CJK tokenise about that finely). The budget keeps a margin under 8,192 for the texts the
-# estimate still undercounts; if Bedrock refuses one anyway, it is retried once at half length.
+# and non-Latin scripts such as CJK tokenise about that finely). The budget keeps a margin
+# under 8,192 for texts the estimate still undercounts; if Bedrock refuses one anyway, it is
+# retried once at half length.
 _TITAN_MAX_CHARS = 50_000
 _TITAN_MAX_TOKENS = 8_192
 _TITAN_TOKEN_BUDGET = _TITAN_MAX_TOKENS * 93 // 100  # 7,618
