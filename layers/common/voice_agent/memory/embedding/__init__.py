@@ -101,10 +101,12 @@ def _build(kind: str, model_id: str | None, dimensions: int | None) -> Embedder:
         from voice_agent.memory.embedding.hashing import HashingEmbedder
 
         return HashingEmbedder()
-    from voice_agent.memory.embedding.bedrock import BedrockTitanEmbedder, make_bedrock_client
+    from voice_agent.memory.embedding.bedrock import BedrockTitanEmbedder
 
     assert model_id is not None and dimensions is not None
-    return BedrockTitanEmbedder(make_bedrock_client(), model_id, dimensions)
+    # The client is built on the first embed: the session function's profile prefetch needs
+    # only the embedder's id and should not pay for boto3 there.
+    return BedrockTitanEmbedder(None, model_id, dimensions)
 
 
 def make_embedder(kind: str | None = None) -> Embedder:

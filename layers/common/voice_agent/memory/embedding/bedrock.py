@@ -6,6 +6,7 @@ import json
 import os
 import random
 import re
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -88,7 +89,7 @@ class BedrockTitanEmbedder:
 
     def __init__(
         self,
-        client: Any,
+        client: Any = None,
         model_id: str = DEFAULT_TITAN_MODEL_ID,
         dimensions: int = DEFAULT_TITAN_DIMENSIONS,
         *,
@@ -101,8 +102,9 @@ class BedrockTitanEmbedder:
         """Creates the embedder.
 
         Args:
-            client: A boto3 ``bedrock-runtime`` client; build it with `make_bedrock_client`
-                (or any client whose timeouts are bounded and whose own retries are off).
+            client: A boto3 ``bedrock-runtime`` client whose timeouts are bounded and whose
+                own retries are off; None builds one with `make_bedrock_client` on the first
+                `embed` (paths that only need the embedder's id never import boto3 for it).
             model_id: Bedrock model id.
             dimensions: Output size, 256, 512 or 1024.
             max_attempts: Calls per text when throttled (first call included).
@@ -116,6 +118,7 @@ class BedrockTitanEmbedder:
         if dimensions not in TITAN_DIMENSIONS:
             raise ValueError(f"Titan V2 dimensions must be one of {TITAN_DIMENSIONS}")
         self._client = client
+        self._client_lock = threading.Lock()
         self._model_id = model_id
         self._dimensions = dimensions
         self._max_attempts = max_attempts
@@ -184,7 +187,7 @@ class BedrockTitanEmbedder:
                     f"Bedrock {self._model_id} time budget exhausted", retryable=True
                 )
             try:
-                response = self._client.invoke_model(
+                response = self._bedrock().invoke_model(
                     modelId=self._model_id,
                     body=body,
                     contentType="application/json",
@@ -232,6 +235,13 @@ class BedrockTitanEmbedder:
                 )
             return vector
         raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _bedrock(self) -> Any:
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = make_bedrock_client()
+        return self._client
 
     def _request_body(self, text: str) -> str:
         return json.dumps({"inputText": text, "dimensions": self._dimensions, "normalize": True})
