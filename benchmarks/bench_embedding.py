@@ -3,7 +3,8 @@
 All in one run: one query (p50/p95 over --queries calls), a batch of 64 facts, the cosine of
 each variant's vectors to the fp32 ONNX vectors over the LoCoMo facts and questions (or the
 built-in sentences when the data set is absent), and the three similarities the
-sentence-transformers quickstart publishes (0.6660, 0.1046, 0.1411).
+sentence-transformers quickstart publishes (0.6660, 0.1046, 0.1411); then two callers
+embedding at once (as concurrent requests do) with 1 and 2 onnxruntime threads.
 
     uv run python benchmarks/bench_embedding.py [--queries 300] [--data PATH]
 """
@@ -110,6 +111,27 @@ def main() -> None:
             f"({p(query, 50) / baseline:.2f}x numpy) | 64 facts {statistics.median(batch):7.1f} ms"
             f" | cosine to fp32 min {cosine.min():.5f} mean {cosine.mean():.5f} | published "
             f"{similarity[0, 1]:.4f} {similarity[0, 2]:.4f} {similarity[1, 2]:.4f}"
+        )
+    # What the dev server does under load: requests embedding at the same time.
+    from concurrent.futures import ThreadPoolExecutor
+
+    for threads in (1, 2):
+        embedder = LocalMiniLMEmbedder("fp32", threads=threads)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            started = time.perf_counter()
+            latencies = list(
+                pool.map(
+                    lambda i, e=embedder: timed_ms(
+                        lambda: e.embed([f"{QUERY} {i}"]), args.queries // 2
+                    ),
+                    range(2),
+                )
+            )
+            wall = time.perf_counter() - started
+        merged = latencies[0] + latencies[1]
+        print(
+            f"two concurrent callers, onnx fp32 {threads} thread(s): query p50 {p(merged, 50):6.2f}"
+            f" ms p95 {p(merged, 95):6.2f} ms, {len(merged) / wall:6.1f} queries/s"
         )
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 

@@ -35,6 +35,9 @@ metrics = Metrics(namespace="VoiceAgent", service=SERVICE)
 register_hooks()
 
 
+_TRACED_MODULES = ("botocore", "httpx")
+
+
 def tracing_enabled() -> bool:
     """Whether X-Ray tracing is on: Powertools' own rule, decided without importing the SDK.
 
@@ -156,7 +159,10 @@ def lambda_entry(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any],
     if tracing_enabled():
         from aws_lambda_powertools import Tracer
 
-        resolve = Tracer(service=SERVICE).capture_lambda_handler(capture_response=False)(resolve)
+        # Only the two clients the functions use (boto3 and httpx): patching "all" also
+        # imports and wraps requests, sqlite3 and http.client on every cold start.
+        tracer = Tracer(service=SERVICE, patch_modules=_TRACED_MODULES)
+        resolve = tracer.capture_lambda_handler(capture_response=False)(resolve)
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @metrics.log_metrics
