@@ -208,8 +208,16 @@ def main() -> None:
             lambda i: client.post(f"{dev}/api/voice-agent", headers=headers, json=body),
             args.requests,
         )
+        from voice_agent.session.minting import build_client_secret_body, resolve_config
+        from voice_agent.session.models import SessionRequest
+        from voice_agent.session.profile import load_profile
+        from voice_agent.settings import get_settings
+
         secrets_url = f"{fake_openai.base_url}/realtime/client_secrets"
-        direct_body = {"session": {"type": "realtime", "model": "gpt-realtime-mini"}}
+        # The very body the handler sends (catalogue and profile included): the fake's own
+        # work on it is part of the reference, not of our overhead.
+        config = resolve_config(SessionRequest(**body), get_settings(), load_profile(user))
+        direct_body = build_client_secret_body(config)
         direct = timed_ms(
             lambda i: client.post(
                 secrets_url, json=direct_body, headers={"Authorization": "Bearer sk-bench"}
