@@ -2,8 +2,14 @@
 
 The MCP SDK's client is built on anyio task groups, which must be entered and left by the same
 task; so one owner task holds the connection for its whole life and the other tasks only call
-``call_tool`` on it. The SDK is imported on first use: it takes seconds to import, and a bridge
-without a desktop server should start at once.
+``call_tool`` on it.
+
+The client offers no MCP sampling: Windows-MCP's ``Scrape`` is asked for ``use_sampling: false``
+(see :mod:`bridge.tool_names`), and a server that asks anyway gets the SDK's refusal and
+falls back to the raw page, which :func:`bridge.page_text.compact_page` cuts down for speech.
+
+The SDK is imported on first use: it takes seconds to import, and a bridge without a desktop
+server should start at once.
 """
 
 from __future__ import annotations
@@ -13,6 +19,10 @@ import contextlib
 import shlex
 from dataclasses import dataclass, field
 from typing import Any
+
+from bridge.page_text import compact_page
+from bridge.tool_names import canonical_name
+from voice_agent import desktop_tools
 
 
 class DesktopError(RuntimeError):
@@ -28,11 +38,9 @@ class DesktopTool:
     parameters: dict[str, Any]
 
     def as_function_tool(self) -> dict[str, Any]:
-        """The GA realtime function-tool shape (flat; no ``strict``)."""
-        parameters = dict(self.parameters) or {"type": "object", "properties": {}}
-        parameters.setdefault("type", "object")
-        return {"type": "function", "name": self.name, "description": self.description[:1024],
-                "parameters": parameters}
+        """The GA realtime function-tool shape (flat; no ``strict``), converted the same way as
+        the catalogue's recorded tools (see :mod:`voice_agent.desktop_tools`)."""
+        return desktop_tools.function_tool(self.name, self.description, self.parameters)
 
 
 @dataclass
@@ -171,7 +179,10 @@ class DesktopClient:
                 images.append((item.mime_type, item.data))
             else:
                 texts.append(f"[{kind} content omitted]")
-        return ToolResult("\n".join(texts), images, bool(result.is_error))
+        text = "\n".join(texts)
+        if canonical_name(name) == "Scrape" and not result.is_error:
+            text = compact_page(text)
+        return ToolResult(text, images, bool(result.is_error))
 
     async def close(self) -> None:
         """End the connection (and the stdio server process); safe to call twice."""
