@@ -41,6 +41,7 @@ import inspect
 import json
 import socket
 import time
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,21 @@ DEFAULT_PAGE = (
     "Accept cookies? [Accept](https://example.org/ok) [Reject](https://example.org/no)\n\n"
     "© 2026 Example Media · [Privacy](https://example.org/p) · [Terms](https://example.org/t)\n"
 )
+
+
+def news_page(paragraphs: int) -> str:
+    """A markdown page as markdownify makes one: navigation, article, related links, footer."""
+    nav = "\n".join(f"* [Section {i}](https://news.example/s/{i})" for i in range(40))
+    article = "\n\n".join(
+        f"Paragraph {i}: the council voted on the new tram line, which will run from the "
+        f"harbour to the university and open in {2027 + i % 3}. Residents asked about noise, "
+        f"fares and the trees on Avenida {i}; the mayor promised answers by spring."
+        for i in range(paragraphs))
+    related = "\n".join(f"- [Related story number {i}](https://news.example/r/{i})"
+                        for i in range(30))
+    footer = " · ".join(f"[Link {i}](https://news.example/f/{i})" for i in range(20))
+    return (f"[Skip to content](#main)\n\n{nav}\n\n![banner](https://news.example/b.png)\n\n"
+            f"# Tram line approved\n\n{article}\n\n## Related\n\n{related}\n\n{footer}\n")
 
 
 class Recorder:
@@ -377,10 +393,12 @@ def _current_handlers(world: DesktopWorld) -> dict[str, Handler]:
                 ClientCapabilities(sampling=SamplingCapability()))}
             world.sampling_requests.append(asked)
             try:
-                result = await ctx.session.create_message(
-                    [SamplingMessage(role="user", content=TextContent(
-                        type="text", text=f"Raw scraped content from {url}:\n\n{content}"))],
-                    max_tokens=2048, system_prompt="You are a web content extractor.")
+                with warnings.catch_warnings():  # the SDK marks sampling as deprecated
+                    warnings.simplefilter("ignore")
+                    result = await ctx.session.create_message(
+                        [SamplingMessage(role="user", content=TextContent(
+                            type="text", text=f"Raw scraped content from {url}:\n\n{content}"))],
+                        max_tokens=2048, system_prompt="You are a web content extractor.")
                 return f"URL: {url}\nContent:\n{getattr(result.content, 'text', '')}"
             except Exception as exc:  # the real tool swallows every sampling failure
                 asked["refused"] = str(exc)
