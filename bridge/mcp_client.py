@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shlex
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,25 @@ class ToolResult:
     text: str
     images: list[tuple[str, str]] = field(default_factory=list)
     is_error: bool = False
+
+
+def split_command(command: str, *, windows: bool | None = None) -> list[str]:
+    """Split ``--mcp-command`` into the program and its arguments.
+
+    POSIX rules would eat the backslashes of a Windows path (``C:\\Users\\me\\uvx.exe``), so
+    on Windows the string is split on unquoted spaces and double quotes only group.
+
+    Args:
+        command: the command line as typed.
+        windows: split the Windows way (default: on Windows).
+    """
+    if windows is None:
+        windows = os.name == "nt"
+    if not windows:
+        return shlex.split(command)
+    parts = shlex.split(command, posix=False)
+    return [part[1:-1] if len(part) >= 2 and part[0] == part[-1] == '"' else part
+            for part in parts]
 
 
 def parse_header(value: str) -> tuple[str, str]:
@@ -108,7 +128,7 @@ class DesktopClient:
         if self._server is not None:
             return self._server
         if self._command is not None:
-            parts = shlex.split(self._command)
+            parts = split_command(self._command)
             if not parts:
                 raise DesktopError("--mcp-command is empty")
             return StdioServerParameters(command=parts[0], args=parts[1:])

@@ -313,7 +313,7 @@ def _current_handlers(world: DesktopWorld) -> dict[str, Handler]:
             return f"Switched to {name} window."
         if mode == "resize":
             return f"{name or world.focused_window} resized to {window_size} at {window_loc}."
-        return f"{name} launched."
+        return f"{(name or '').title()} launched."
 
     def display_inventory() -> str:
         return json.dumps({"displays": [{"index": 0, "device_name": "\\\\.\\DISPLAY1",

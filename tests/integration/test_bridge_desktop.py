@@ -11,6 +11,7 @@ from bridge.mcp_client import DesktopClient
 from bridge.policy import Policy
 from tests.fakes.mcp_servers import read_calls, serve_http
 from tests.fakes.realtime import fake_backend, run_text_conversation
+from tests.processes import process_gone
 
 
 @pytest.fixture
@@ -286,16 +287,12 @@ async def test_stdio_server_routes_and_ends_with_the_bridge(backend, tmp_path):
     record = tmp_path / "calls.jsonl"
     pid_file = tmp_path / "pid"
     realtime.when_user_says("tab", ("Shortcut-Tool", {"shortcut": "alt+tab"}))
-    command = (f"{sys.executable} tests/fakes/mcp_servers.py --names current "
-               f"--record {record} --pid-file {pid_file}")
+    command = (f'"{sys.executable}" tests/fakes/mcp_servers.py --names current '
+               f'--record "{record}" --pid-file "{pid_file}"')
     async with DesktopClient(command=command) as desktop:
         await run_text_conversation(api, ["tab"], desktop=desktop)
     assert read_calls(record)[0]["name"] == "Shortcut"
-    import os
-
-    pid = int(pid_file.read_text())
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+    assert process_gone(int(pid_file.read_text()))
 
 
 async def test_http_server_auth_header_is_sent_and_a_refusal_is_clear():
