@@ -45,7 +45,7 @@ def test_recording_lists_every_0_8_8_tool_and_no_later_one():
 
 
 def test_annotations_mark_the_destructive_tools():
-    hints = desktop_tools.annotations()
+    hints = desktop_tools.tool_annotations()
     for name in ("FileSystem", "Registry", "Process", "PowerShell", "App"):
         assert hints[name]["destructiveHint"] is True
     for name in ("Snapshot", "Screenshot", "Scrape", "Wait", "WaitFor"):

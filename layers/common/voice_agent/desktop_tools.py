@@ -98,6 +98,6 @@ def session_desktop_tools() -> tuple[dict[str, Any], ...]:
                  for t in recorded_tools())
 
 
-def annotations() -> dict[str, dict[str, Any]]:
+def tool_annotations() -> dict[str, dict[str, Any]]:
     """Tool name → the MCP annotations the server declares (``readOnlyHint`` …)."""
     return {t["name"]: dict(t.get("annotations") or {}) for t in recorded_tools()}
