@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from voice_agent.memory import service
 from voice_agent.memory.models import JobMessage
-from voice_agent.observability import logger, metrics, tracer
+from voice_agent.observability import logger, metrics, traced
 
 # A batch whose every message failed is reported like a partial failure (all ids listed), not
 # raised: SQS retries exactly those messages either way, and the dead-letter queue's alarm
@@ -24,7 +24,6 @@ from voice_agent.observability import logger, metrics, tracer
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-@tracer.capture_method(capture_response=False)
 def record_handler(record: SQSRecord) -> None:
     # The user id in the message was put there by the memory function from the verified JWT.
     message = JobMessage.model_validate_json(record.body)
@@ -40,7 +39,7 @@ def record_handler(record: SQSRecord) -> None:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@traced
 def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler,
                                     processor=processor, context=context)

@@ -24,7 +24,7 @@ from voice_agent.body_checks import MAX_BODY_BYTES as MAX_BODY_BYTES
 from voice_agent.body_checks import check_body
 from voice_agent.errors import ApiError
 from voice_agent.observability import SERVICE as SERVICE
-from voice_agent.observability import logger, metrics, tracer
+from voice_agent.observability import logger, metrics, traced
 
 
 def error_response(status: int, message: str,
@@ -124,10 +124,14 @@ CallerId = Annotated[str, Depends(verified_caller)]
 def lambda_entry(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """Wrap ``app.resolve`` with logging (correlation id), metrics and tracing."""
 
+    def resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return rejected_body_response(event) or app.resolve(event, context)
+
+    resolve = traced(resolve)
+
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @metrics.log_metrics
-    @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return rejected_body_response(event) or app.resolve(event, context)
+        return resolve(event, context)
 
     return handler

@@ -16,7 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import jwt
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
@@ -77,7 +78,7 @@ class FileJwksClient(jwt.PyJWKClient):
     def fetch_data(self) -> Any:
         """Read the key set from the file (a missing or broken file is a connection error)."""
         try:
-            document = json.loads(self._path.read_text())
+            document = json.loads(self._path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise jwt.PyJWKClientConnectionError(f"cannot read {self.uri}: {exc}") from exc
         document = self._as_jwk_set_payload(document)
@@ -100,7 +101,8 @@ def make_jwks_client(
                                "cooldown_duration": min_refresh_interval_s}
     parsed = urlparse(url)
     if parsed.scheme == "file":
-        return FileJwksClient(Path(unquote(parsed.path)), **options)
+        # url2pathname turns /C:/Users/… (a Windows file URL's path) into C:\Users\….
+        return FileJwksClient(Path(url2pathname(parsed.path)), **options)
     return jwt.PyJWKClient(url, **options)
 
 

@@ -1,0 +1,23 @@
+"""tools_to_mint: the whole catalogue, as fresh copies a caller may change."""
+
+from __future__ import annotations
+
+from voice_agent import catalogue
+
+
+def test_tools_to_mint_equal_the_catalogue_in_order() -> None:
+    tools = catalogue.tools_to_mint()
+
+    assert tools == [*catalogue.API_TOOLS, *catalogue.DESKTOP_TOOLS, *catalogue.VOICE_TOOLS]
+
+
+def test_tools_to_mint_changed_by_a_caller_leave_the_catalogue_unchanged() -> None:
+    first = catalogue.tools_to_mint()
+    first[0]["name"] = "changed"
+    first[0]["parameters"]["properties"].clear()
+
+    second = catalogue.tools_to_mint()
+
+    assert second[0]["name"] == catalogue.API_TOOLS[0]["name"] != "changed"
+    assert second[0]["parameters"]["properties"]  # nested parts are copies too
+    assert catalogue.API_TOOLS[0]["parameters"]["properties"]
