@@ -1,8 +1,7 @@
-"""Assembles the bridge from the parsed command line and runs it."""
+"""Assembles the bridge from its frozen configuration and runs it."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import copy
@@ -13,14 +12,14 @@ from typing import Any
 
 from bridge.api_client import ApiClient
 from bridge.audit import AuditLog
-from bridge.cli import DEFAULT_ORIGINS, read_token
+from bridge.config import BridgeConfig, ConversationSettings, read_token
 from bridge.confirm import Confirmer, TerminalConfirmer, UtteranceConfirmer
+from bridge.conversation import Conversation
 from bridge.desktop import DesktopExecutor
 from bridge.lines import LineSource
 from bridge.mcp_client import DesktopClient, DesktopError, parse_header
 from bridge.policy import Policy, PolicyError
 from bridge.router import ToolRouter
-from bridge.session import Conversation, ConversationSettings
 from bridge.status import Metrics, StatusLine
 from voice_agent import catalogue
 
@@ -41,16 +40,16 @@ def session_tools(desktop: DesktopClient | None) -> list[dict[str, Any]]:
     return tools
 
 
-def make_desktop_client(args: argparse.Namespace) -> DesktopClient | None:
+def make_desktop_client(config: BridgeConfig) -> DesktopClient | None:
     """The Windows-MCP client the options ask for, or None."""
     try:
-        headers = dict(parse_header(h) for h in (args.mcp_header or []))
+        headers = dict(parse_header(h) for h in config.mcp_headers)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    if args.mcp_command:
-        return DesktopClient(command=args.mcp_command)
-    if args.mcp_url:
-        return DesktopClient(url=args.mcp_url, headers=headers)
+    if config.mcp_command:
+        return DesktopClient(command=config.mcp_command)
+    if config.mcp_url:
+        return DesktopClient(url=config.mcp_url, headers=headers)
     if headers:
         raise UsageError("--mcp-header only applies to --mcp-url")
     return None
@@ -63,7 +62,7 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-async def run(args: argparse.Namespace) -> int:
+async def run(config: BridgeConfig) -> int:
     """Run the bridge (conversation or ``--serve``) and return the exit code.
 
     Raises:
@@ -71,12 +70,12 @@ async def run(args: argparse.Namespace) -> int:
     """
     _quiet_libraries()
     try:
-        policy = Policy.load(args.policy)
+        policy = Policy.load(config.policy)
     except PolicyError as exc:
         raise UsageError(str(exc)) from exc
-    audit = AuditLog(args.audit_log)
-    desktop_client = make_desktop_client(args)
-    if args.serve:
+    audit = AuditLog(config.audit_log)
+    desktop_client = make_desktop_client(config)
+    if config.serve:
         if desktop_client is None:
             raise UsageError("--serve needs --mcp-command or --mcp-url")
         from bridge.serve import serve
@@ -87,14 +86,13 @@ async def run(args: argparse.Namespace) -> int:
                 return 1
             executor = DesktopExecutor(started, policy, TerminalConfirmer(
                 lines, timeout_s=policy.question_timeout_s), audit, source="serve")
-            return await serve(executor, port=args.port,
-                               origins=tuple(args.allow_origin or DEFAULT_ORIGINS))
+            return await serve(executor, port=config.port, origins=config.allow_origins)
 
-    if not args.api:
+    if not config.api:
         raise UsageError("--api URL is required (the voice-agent API, e.g. "
                          "http://127.0.0.1:3000)")
     try:
-        token = read_token(args)
+        token = read_token(config)
     except OSError as exc:
         raise UsageError(f"cannot read --token-file: {exc}") from exc
     if not token:
@@ -102,7 +100,7 @@ async def run(args: argparse.Namespace) -> int:
                          "`voice-agent token`)")
 
     audio_in = audio_out = None
-    if not args.text:
+    if not config.text:
         from bridge.audio import AudioUnavailableError, MicrophoneInput, SpeakerOutput
 
         try:
@@ -113,17 +111,17 @@ async def run(args: argparse.Namespace) -> int:
     text_lines: LineSource | None = None
     voice_confirmer: UtteranceConfirmer | None = None
     confirmer: Confirmer
-    if args.text:
+    if config.text:
         text_lines = LineSource()
         confirmer = TerminalConfirmer(text_lines, timeout_s=policy.question_timeout_s)
     else:
         voice_confirmer = UtteranceConfirmer(wait_s=policy.confirm_wait_s)
         confirmer = voice_confirmer
-    settings = ConversationSettings(text_mode=bool(args.text), model=args.model,
-                                    voice=args.voice, max_session_s=args.max_session_s,
+    settings = ConversationSettings(text_mode=config.text, model=config.model,
+                                    voice=config.voice, max_session_s=config.max_session_s,
                                     slow_notice_s=policy.slow_notice_s)
     status, metrics = StatusLine(), Metrics()
-    api = ApiClient(args.api, token)
+    api = ApiClient(config.api, token)
     try:
         async with _desktop(desktop_client) as started:
             if desktop_client is not None and started is None:

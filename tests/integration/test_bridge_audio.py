@@ -24,7 +24,7 @@ from bridge.confirm import UtteranceConfirmer
 from bridge.desktop import DesktopExecutor
 from bridge.policy import Policy
 from bridge.router import ToolRouter
-from bridge.session import Conversation, ConversationSettings
+from bridge.conversation import Conversation, ConversationSettings
 from bridge.status import Metrics, StatusLine
 from tests.fakes.realtime import fake_backend
 
