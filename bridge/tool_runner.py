@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Protocol
 
 from bridge import events
 from bridge.context import ConversationLog
 from bridge.events import FunctionCall
 from bridge.host import ConversationHost
-from bridge.router import ToolRouter
+from bridge.router import ToolOutcome
 from bridge.status import Metrics, StatusLine
 from bridge.turns import Batch, TurnCoordinator
 
@@ -23,10 +24,18 @@ SLOW_NOTICE = ("A tool ({tool}) is still running. In one short sentence tell the
                "working on it. Do not call any tool.")
 
 
+class CallExecutor(Protocol):
+    """Runs one call to its outcome (:class:`bridge.router.ToolRouter` in the bridge)."""
+
+    async def execute(self, call: FunctionCall) -> ToolOutcome:
+        """Run ``call``; failures are outcomes, not exceptions."""
+        ...
+
+
 class ToolRunner:
     """Starts, times and answers function calls for a conversation."""
 
-    def __init__(self, host: ConversationHost, turns: TurnCoordinator, router: ToolRouter, *,
+    def __init__(self, host: ConversationHost, turns: TurnCoordinator, router: CallExecutor, *,
                  log: ConversationLog, metrics: Metrics, status: StatusLine,
                  slow_notice_s: float, idle_wait_s: float) -> None:
         self.host = host
