@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from bridge.api_client import ApiClient
+from bridge.audio import AudioInput, AudioOutput
 from bridge.audit import AuditLog
 from bridge.config import BridgeConfig, ConversationSettings, read_token
 from bridge.confirm import Confirmer, TerminalConfirmer, UtteranceConfirmer
@@ -76,18 +77,28 @@ async def run(config: BridgeConfig) -> int:
     audit = AuditLog(config.audit_log)
     desktop_client = make_desktop_client(config)
     if config.serve:
-        if desktop_client is None:
-            raise UsageError("--serve needs --mcp-command or --mcp-url")
-        from bridge.serve import serve
+        return await _serve(config, policy, audit, desktop_client)
+    return await _converse(config, policy, audit, desktop_client)
 
-        lines = LineSource()
-        async with _desktop(desktop_client) as started:
-            if started is None:
-                return 1
-            executor = DesktopExecutor(started, policy, TerminalConfirmer(
-                lines, timeout_s=policy.question_timeout_s), audit, source="serve")
-            return await serve(executor, port=config.port, origins=config.allow_origins)
 
+async def _serve(config: BridgeConfig, policy: Policy, audit: AuditLog,
+                 desktop_client: DesktopClient | None) -> int:
+    """``--serve``: the desktop tools for the web client, no realtime connection."""
+    if desktop_client is None:
+        raise UsageError("--serve needs --mcp-command or --mcp-url")
+    from bridge.serve import serve
+
+    lines = LineSource()
+    async with _desktop(desktop_client) as started:
+        if started is None:
+            return 1
+        executor = DesktopExecutor(started, policy, TerminalConfirmer(
+            lines, timeout_s=policy.question_timeout_s), audit, source="serve")
+        return await serve(executor, port=config.port, origins=config.allow_origins)
+
+
+def _api_and_token(config: BridgeConfig) -> tuple[str, str]:
+    """The API's URL and the user's token, both required for a conversation."""
     if not config.api:
         raise UsageError("--api URL is required (the voice-agent API, e.g. "
                          "http://127.0.0.1:3000)")
@@ -98,16 +109,26 @@ async def run(config: BridgeConfig) -> int:
     if not token:
         raise UsageError("--token or --token-file is required (get one with "
                          "`voice-agent token`)")
+    return config.api, token
 
-    audio_in = audio_out = None
-    if not config.text:
-        from bridge.audio import AudioUnavailableError, MicrophoneInput, SpeakerOutput
 
-        try:
-            audio_in, audio_out = MicrophoneInput(), SpeakerOutput()
-        except AudioUnavailableError as exc:
-            raise UsageError(str(exc)) from exc
+def _audio_devices(config: BridgeConfig) -> tuple[AudioInput | None, AudioOutput | None]:
+    """Microphone and speaker for audio mode (none with ``--text``)."""
+    if config.text:
+        return None, None
+    from bridge.audio import AudioUnavailableError, MicrophoneInput, SpeakerOutput
 
+    try:
+        return MicrophoneInput(), SpeakerOutput()
+    except AudioUnavailableError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+async def _converse(config: BridgeConfig, policy: Policy, audit: AuditLog,
+                    desktop_client: DesktopClient | None) -> int:
+    """The realtime conversation, typed (``--text``) or spoken."""
+    api_url, token = _api_and_token(config)
+    audio_in, audio_out = _audio_devices(config)
     text_lines: LineSource | None = None
     voice_confirmer: UtteranceConfirmer | None = None
     confirmer: Confirmer
@@ -121,7 +142,7 @@ async def run(config: BridgeConfig) -> int:
                                     voice=config.voice, max_session_s=config.max_session_s,
                                     slow_notice_s=policy.slow_notice_s)
     status, metrics = StatusLine(), Metrics()
-    api = ApiClient(config.api, token)
+    api = ApiClient(api_url, token)
     try:
         async with _desktop(desktop_client) as started:
             if desktop_client is not None and started is None:
