@@ -9,16 +9,17 @@
 * :class:`~bridge.tool_runner.ToolRunner` runs function calls concurrently, one answer each;
 * :class:`~bridge.playback.Playback` plays reply audio and handles barge-in.
 
-The conversation itself feeds typed lines or microphone audio, prints replies, dispatches each
-event model through one table, and lets the assistant read the bridge's own confirmation
-question word for word (:meth:`say_exactly`).
+* :class:`~bridge.spoken_question.SpokenQuestions` has the assistant read the bridge's own
+  confirmation question word for word.
+
+The conversation itself feeds typed lines or microphone audio, prints replies and dispatches
+each event model through one table.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TextIO
 
@@ -33,19 +34,12 @@ from bridge.lines import LineSource
 from bridge.playback import Playback
 from bridge.realtime_session import SESSION_ERRORS, BridgeExit, RealtimeSessions
 from bridge.router import ToolRouter
+from bridge.spoken_question import QUESTION_KEY, SpokenQuestions
 from bridge.status import Metrics, StatusLine
 from bridge.tool_runner import ToolRunner
 from bridge.turns import TurnCoordinator
 
 __all__ = ["BridgeExit", "Conversation", "ConversationSettings"]
-
-# The bridge's confirmation question, read out as the bridge wrote it: the model only lends its
-# voice. The markers let the exact text be found again (and the fake server in the tests).
-QUESTION_INSTRUCTIONS = ("Read the text between the two lines of dashes to the user, word for "
-                         "word, and say nothing else. Do not answer it, do not add to it and do "
-                         "not call any tool.\n---\n{question}\n---")
-QUESTION_KEY = "bridge_question"
-
 
 class Conversation:
     """Runs the bridge's realtime conversation until input ends, goodbye, or a fatal error."""
@@ -79,7 +73,8 @@ class Conversation:
         self._exit = BridgeExit(0)
         self._state = asyncio.Condition()
         self._event_counter = 0
-        self._questions: dict[str, asyncio.Future[float | None]] = {}  # key → spoken at
+        self.questions = SpokenQuestions(self, self.turns, status=self.status, err=self.err,
+                                         wait_s=settings.idle_wait_s)
         self._table = EventTable()
         self._table.on(events.SessionCreated, self._on_session_created)
         self._table.on(events.ServerError, self._on_error)
@@ -94,7 +89,7 @@ class Conversation:
         self._table.on(events.OutputItemDone, self._on_call_event)
         self._table.on(events.FunctionCallArgumentsDone, self._on_call_event)
         if voice_confirmer is not None:
-            voice_confirmer.speak = self.say_exactly
+            voice_confirmer.speak = self.questions.say_exactly
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -198,33 +193,6 @@ class Conversation:
         self.status.set("thinking")
         await self.send(event)
 
-    async def say_exactly(self, text: str) -> float | None:
-        """Have the assistant read ``text`` out word for word (a confirmation question).
-
-        Returns:
-            ``time.monotonic()`` once the reply is complete (answers must start after it), or
-            None when it could not be asked (no reply within the idle wait, or cut off).
-        """
-        self._event_counter += 1
-        key = f"q{self._event_counter}"
-        spoken: asyncio.Future[float | None] = asyncio.get_running_loop().create_future()
-        self._questions[key] = spoken
-        self.status.clear()
-        print(f"\n{text}", file=self.err, flush=True)  # the exact words, also on screen
-        try:
-            await self.request_response(instructions=QUESTION_INSTRUCTIONS.format(question=text),
-                                        out_of_band=True, metadata={QUESTION_KEY: key})
-            async with asyncio.timeout(self.settings.idle_wait_s):
-                asked_at = await spoken
-        except TimeoutError:
-            return None
-        finally:
-            self._questions.pop(key, None)
-        if asked_at is not None:
-            self.turns.answer_wanted = True
-            await self.notify()
-        return asked_at
-
     # --- input --------------------------------------------------------------------------------
 
     async def _input_loop(self) -> None:
@@ -285,19 +253,15 @@ class Conversation:
             await self.notify()
 
     async def _on_response_created(self, event: events.ResponseCreated) -> None:
-        key = event.response.meta(QUESTION_KEY)
-        self.turns.response_created(event.response.id,
-                                    key if key in self._questions else None)
+        self.turns.response_created(
+            event.response.id, self.questions.key_of(event.response.meta(QUESTION_KEY)))
         self.status.set("thinking")
         await self.notify()
 
     async def _on_response_done(self, event: events.ResponseDone) -> None:
         response = event.response
         outcome = self.turns.response_done(response.id)
-        question = self._questions.get(outcome.question_key or "")
-        if question is not None and not question.done():
-            # Cut off (barge-in) or failed: the user did not hear the whole question.
-            question.set_result(time.monotonic() if response.status == "completed" else None)
+        self.questions.finished(outcome.question_key, completed=response.status == "completed")
         if response.status == "failed":
             details = response.status_details.error if response.status_details else None
             self._error("the reply failed: "

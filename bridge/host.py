@@ -34,7 +34,8 @@ class ConversationHost(Protocol):
         ...
 
     async def request_response(self, *, instructions: str | None = None,
-                               out_of_band: bool = False) -> None:
+                               out_of_band: bool = False,
+                               metadata: dict[str, str] | None = None) -> None:
         """Send ``response.create`` once no other response is active."""
         ...
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 from bridge.context import ConversationLog
 from bridge.events import FunctionCall
@@ -13,49 +11,7 @@ from bridge.router import ToolOutcome
 from bridge.status import Metrics, StatusLine
 from bridge.tool_runner import SLOW_NOTICE, ToolRunner
 from bridge.turns import TurnCoordinator
-
-
-class Host:
-    """Records what the runner sends; its waits use a real condition like the conversation's."""
-
-    def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
-        self.requests: list[dict[str, Any]] = []
-        self.tasks: list[asyncio.Task[Any]] = []
-        self.ended = False
-        self.state = asyncio.Condition()
-
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self.tasks.append(task)
-        return task
-
-    async def send(self, event: dict[str, Any]) -> None:
-        self.sent.append(event)
-
-    async def request_response(self, *, instructions: str | None = None,
-                               out_of_band: bool = False) -> None:
-        self.requests.append({"instructions": instructions, "out_of_band": out_of_band})
-        await self.notify()
-
-    async def wait_until(self, predicate: Callable[[], bool], timeout_s: float) -> bool:
-        try:
-            async with asyncio.timeout(timeout_s), self.state:
-                await self.state.wait_for(predicate)
-        except TimeoutError:
-            return False
-        return True
-
-    async def notify(self) -> None:
-        async with self.state:
-            self.state.notify_all()
-
-    async def handle(self, event: Any) -> None:
-        raise AssertionError("the runner never handles events")
-
-    def outputs(self) -> list[str]:
-        return [e["item"]["call_id"] for e in self.sent
-                if e["item"]["type"] == "function_call_output"]
+from tests.fakes.conversation_host import Host
 
 
 class GatedRouter:
