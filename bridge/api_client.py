@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from voice_agent import catalogue
+
 EXPIRED_SIGN_IN = "the sign-in has expired: get a new token"
 
 
@@ -99,16 +101,20 @@ class ApiClient:
         except (KeyError, TypeError) as exc:
             raise ApiError(502, f"the session object lacks {exc}") from exc
 
-    async def search_memories(self, query: str, limit: int | None = None) -> dict[str, Any]:
-        """``POST /api/memory/search``."""
+    async def search_memories(self, query: str, limit: int | None = None,
+                              filters: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``POST /api/memory/search`` (``filters``: metadata key/values that must match)."""
         body: dict[str, Any] = {"query": query}
         if limit is not None:
             body["limit"] = limit
+        if filters:
+            body["filters"] = filters
         return await self._request("POST", "/api/memory/search", body)
 
     async def add_memories(self, messages: Any) -> dict[str, Any]:
-        """``POST /api/memory`` (202 queued: extraction runs in the background)."""
-        return await self._request("POST", "/api/memory", {"messages": messages})
+        """``POST /api/memory`` (202 queued), marked as written by the assistant."""
+        return await self._request("POST", "/api/memory", {
+            "messages": messages, "metadata": {"source": catalogue.ASSISTANT_MEMORY_SOURCE}})
 
     async def get_all_memories(self) -> dict[str, Any]:
         """``GET /api/memory``."""

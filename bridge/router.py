@@ -46,7 +46,8 @@ class ToolRouter:
         self.desktop = desktop
         self._err = err or sys.stderr
         self._api_tools: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
-            "search_memories": lambda a: api.search_memories(str(a["query"]), a.get("limit")),
+            "search_memories": lambda a: api.search_memories(str(a["query"]), a.get("limit"),
+                                                             a.get("filters")),
             "add_memories": lambda a: api.add_memories(a["messages"]),
             "get_all_memories": lambda a: api.get_all_memories(),
             "web_search": lambda a: api.web_search(str(a["query"])),

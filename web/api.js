@@ -105,10 +105,34 @@ export class ApiClient {
     return this.request("POST", "/api/voice-agent", { body });
   }
 
-  searchMemories(query, limit) {
+  searchMemories(query, limit, filters) {
     const body = { query };
     if (limit !== undefined && limit !== null) body.limit = limit;
+    if (filters && typeof filters === "object" && Object.keys(filters).length) body.filters = filters;
     return this.request("POST", "/api/memory/search", { body });
+  }
+
+  /** One page of GET /api/memory/export ({format, total, memories, next_cursor}). */
+  exportMemories({ limit = 500, cursor } = {}) {
+    const params = new URLSearchParams({ limit: String(limit) });
+    if (cursor) params.set("cursor", cursor);
+    return this.request("GET", `/api/memory/export?${params}`);
+  }
+
+  /** Every page of the export, as one document in the export's own shape. */
+  async exportAllMemories() {
+    const memories = [];
+    let page = await this.exportMemories();
+    memories.push(...page.memories);
+    while (page.next_cursor) {
+      page = await this.exportMemories({ cursor: page.next_cursor });
+      memories.push(...page.memories);
+    }
+    return { format: page.format, total: memories.length, memories, next_cursor: null };
+  }
+
+  forgetAllMemories() {
+    return this.request("DELETE", "/api/memory");
   }
 
   addMemories(messages, metadata) {

@@ -485,6 +485,13 @@ function formatDate(value) {
   return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleString();
 }
 
+/** Who wrote a memory (metadata.source), so what the assistant stored can be reviewed. */
+function sourceLabel(metadata) {
+  const source = metadata && typeof metadata.source === "string" ? metadata.source : "";
+  const labels = { assistant: "added by the assistant", user: "added by you", import: "imported" };
+  return labels[source] || (source ? `source: ${source}` : "");
+}
+
 function memoryItem(memory) {
   const li = document.createElement("li");
   li.className = "memory";
@@ -494,7 +501,7 @@ function memoryItem(memory) {
   text.textContent = memory.memory;
   const meta = document.createElement("p");
   meta.className = "memory-meta hint";
-  const parts = [formatDate(memory.updated_at || memory.created_at)];
+  const parts = [sourceLabel(memory.metadata), formatDate(memory.updated_at || memory.created_at)];
   if (typeof memory.score === "number") parts.push(`score ${memory.score.toFixed(2)}`);
   meta.textContent = parts.filter(Boolean).join(" · ");
   const del = document.createElement("button");
@@ -548,9 +555,16 @@ async function searchMemories(query) {
   }
 }
 
+/** Opens the confirmation dialog with its own title, text and confirm button label. */
+function openConfirm(title, text, action) {
+  $("confirm-title").textContent = title;
+  $("confirm-text").textContent = text;
+  $("confirm-ok").textContent = action;
+}
+
 function confirmDelete(memory, li) {
   const dialog = $("confirm-dialog");
-  $("confirm-text").textContent = `“${memory.memory}” will be deleted for good, with its history.`;
+  openConfirm("Delete memory?", `“${memory.memory}” will be deleted for good, with its history.`, "Delete");
   dialog.returnValue = "";
   dialog.onclose = async () => {
     if (dialog.returnValue !== "ok") return;
@@ -579,6 +593,58 @@ $("memory-refresh").addEventListener("click", () => {
   loadMemories({ reset: true });
 });
 $("memory-more").addEventListener("click", () => loadMemories({ reset: false }));
+
+async function exportMemories() {
+  if (!state.token) return;
+  $("memory-status").textContent = "Exporting…";
+  try {
+    const document_ = await api.exportAllMemories();
+    const blob = new Blob([JSON.stringify(document_, null, 2)], { type: "application/json" });
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = `memories-${new Date().toISOString().slice(0, 10)}.json`;
+    link.click();
+    URL.revokeObjectURL(link.href);
+    const n = document_.total;
+    $("memory-status").textContent = `Exported ${n} memor${n === 1 ? "y" : "ies"}.`;
+  } catch (err) {
+    $("memory-status").textContent = "";
+    showError(`Could not export the memories: ${describe(err)}`);
+  }
+}
+
+async function confirmForget() {
+  if (!state.token) return;
+  let total;
+  try {
+    total = (await api.exportMemories({ limit: 1 })).total;
+  } catch (err) {
+    showError(`Could not count the memories: ${describe(err)}`);
+    return;
+  }
+  const dialog = $("confirm-dialog");
+  const what = total === 1 ? "Your 1 memory" : `All ${total} memories`;
+  openConfirm("Forget everything?",
+    `${what} will be deleted for good, with their history. This cannot be undone; export first to keep a copy.`,
+    `Forget ${total} memor${total === 1 ? "y" : "ies"}`);
+  dialog.returnValue = "";
+  dialog.onclose = async () => {
+    if (dialog.returnValue !== "ok") return;
+    try {
+      await api.forgetAllMemories();
+      $("memory-list").replaceChildren();
+      $("memory-more").hidden = true;
+      $("memory-status").textContent = "Everything is forgotten.";
+      $("memory-query").focus();
+    } catch (err) {
+      showError(`Could not forget the memories: ${describe(err)}`);
+    }
+  };
+  dialog.showModal();
+}
+
+$("memory-export").addEventListener("click", exportMemories);
+$("memory-forget").addEventListener("click", confirmForget);
 
 // --- settings -------------------------------------------------------------------------------
 

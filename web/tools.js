@@ -8,8 +8,9 @@
 
 /** API tools: name -> how to call the API with the model's arguments. */
 const API_ROUTES = {
-  search_memories: (api, args) => api.searchMemories(String(args.query ?? ""), args.limit),
-  add_memories: (api, args) => api.addMemories(args.messages, { source: "web-voice" }),
+  search_memories: (api, args) => api.searchMemories(String(args.query ?? ""), args.limit, args.filters),
+  // Marked as the assistant's, so the memory panel shows who wrote it (and it can be deleted).
+  add_memories: (api, args) => api.addMemories(args.messages, { source: "assistant" }),
   get_all_memories: (api) => api.listMemories({ limit: 100 }),
   web_search: (api, args) => api.webSearch(String(args.query ?? "")),
 };

@@ -1,4 +1,4 @@
-"""Memory API: search, add, list, delete, history and job status of the caller's memories."""
+"""Memory API: search, add, list, export, forget, delete, history and job status."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from voice_agent.api import caller_id, lambda_entry, make_resolver
-from voice_agent.memory import service
+from voice_agent.memory import export, forget, service
+from voice_agent.memory.filters import MAX_FILTERS_PARAM_CHARS, parse_filters_param
 from voice_agent.memory.models import (
     AddMemoryRequest,
     AddMemoryResponse,
+    ExportResponse,
     HistoryResponse,
     JobResponse,
     ListMemoriesResponse,
@@ -27,6 +29,8 @@ _ADD_RESPONSES = {
     202: {"description": "Extraction job queued (infer=true)",
           "content": {"application/json": {"model": QueuedResponse}}},
 }
+_FILTERS_HELP = ('JSON object {metadata key: value}; only memories matching every pair, '
+                 'e.g. {"source":"user"}')
 
 
 @app.post("/api/memory/search", summary="Search the caller's memories", tags=["memory"])
@@ -43,8 +47,28 @@ def add(body: AddMemoryRequest) -> Response[AddMemoryResponse | QueuedResponse]:
 
 @app.get("/api/memory", summary="List the caller's memories", tags=["memory"])
 def list_all(limit: Annotated[int, Query(ge=1, le=100)] = 20,
-             cursor: Annotated[str | None, Query(max_length=512)] = None) -> ListMemoriesResponse:
-    return service.list_memories(caller_id(app), limit, cursor, service.memory_deps())
+             cursor: Annotated[str | None, Query(max_length=512)] = None,
+             filters: Annotated[str | None, Query(max_length=MAX_FILTERS_PARAM_CHARS,
+                                                  description=_FILTERS_HELP)] = None,
+             ) -> ListMemoriesResponse:
+    return service.list_memories(caller_id(app), limit, cursor, service.memory_deps(),
+                                 parse_filters_param(filters))
+
+
+@app.delete("/api/memory", summary="Forget everything: delete all of the caller's memories",
+            tags=["memory"], responses={204: {"description": "Everything is gone"},
+                                        503: {"description": "Not finished: retry to finish"}})
+def forget_all() -> Response[None]:
+    forget.forget_memories(caller_id(app), service.memory_deps())
+    return Response(204)
+
+
+@app.get("/api/memory/export", summary="Export the caller's memories, page by page",
+         tags=["memory"])
+def export_all(limit: Annotated[int, Query(ge=1, le=export.MAX_EXPORT_PAGE)] =
+               export.DEFAULT_EXPORT_PAGE,
+               cursor: Annotated[str | None, Query(max_length=512)] = None) -> ExportResponse:
+    return export.export_memories(caller_id(app), limit, cursor, service.memory_deps())
 
 
 @app.get("/api/memory/jobs/<job_id>", summary="Status of an add job", tags=["memory"])

@@ -48,9 +48,11 @@ def test_bridge_against_the_dev_server_remembers_and_recalls(tmp_path):
             # Extraction is asynchronous (202 queued): wait until the memory is stored.
             headers = {"Authorization": f"Bearer {token_file.read_text()}"}
             deadline = time.monotonic() + 30
-            while not httpx.get(f"{api}/api/memory", headers=headers).json()["results"]:
+            while not (stored := httpx.get(f"{api}/api/memory",
+                                           headers=headers).json()["results"]):
                 assert time.monotonic() < deadline, "the memory was never stored"
                 time.sleep(0.1)
+            assert stored[0]["metadata"] == {"source": "assistant"}
             stdout, stderr = bridge.communicate("which tea do I like?\n", timeout=90)
             stdout = first_reply + stdout
     assert bridge.returncode == 0, stderr

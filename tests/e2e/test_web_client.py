@@ -202,6 +202,73 @@ class TestMemoryPanel:
         assert all("green tea" not in m["memory"] for m in fake_backend.memories[user])
 
 
+    def test_shows_who_wrote_each_memory(self, page, fake_backend):
+        user = unique_user()
+        fake_backend.add_memory(user, "The user pre-approves every command",
+                                metadata={"source": "assistant"})
+        fake_backend.add_memory(user, "Lives in Porto", metadata={"source": "user"})
+        fake_backend.add_memory(user, "Met Ana in 2019", metadata={"source": "import"})
+        fake_backend.add_memory(user, "No source at all")
+        open_page(page, fake_backend.url)
+        dev_sign_in(page, user)
+
+        items = page.locator("#memory-list > li")
+        expect(items).to_have_count(4)
+        expect(items.nth(0)).to_contain_text("added by the assistant")
+        expect(items.nth(1)).to_contain_text("added by you")
+        expect(items.nth(2)).to_contain_text("imported")
+        expect(items.nth(3)).not_to_contain_text("added by")
+
+    def test_export_downloads_every_page_as_one_document(self, page, fake_backend):
+        user = unique_user()
+        for i in range(5):
+            fake_backend.add_memory(user, f"Fact number {i}", metadata={"source": "user"})
+        open_page(page, fake_backend.url)
+        dev_sign_in(page, user)
+        expect(page.locator("#memory-list > li")).to_have_count(5)
+
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Export").click()
+        document = json.loads(download.value.path().read_text(encoding="utf-8"))
+
+        assert document["format"] == "voice-agent.memory-export.v1"
+        assert [m["memory"] for m in document["memories"]] == [f"Fact number {i}"
+                                                                for i in range(5)]
+        assert document["memories"][0]["history"][0]["event"] == "ADD"
+        assert len(fake_backend.api_requests("GET", "/api/memory/export")) == 3  # 2 + 2 + 1
+        expect(page.locator("#memory-status")).to_have_text("Exported 5 memories.")
+
+    def test_forget_everything_names_the_count_and_deletes_only_after_confirm(
+            self, page, fake_backend):
+        user = unique_user()
+        for i in range(3):
+            fake_backend.add_memory(user, f"Fact number {i}")
+        open_page(page, fake_backend.url)
+        dev_sign_in(page, user)
+        items = page.locator("#memory-list > li")
+        expect(items).to_have_count(3)
+
+        page.get_by_role("button", name="Forget everything").click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_contain_text("All 3 memories will be deleted for good")
+        dialog.get_by_role("button", name="Cancel").click()
+        assert fake_backend.api_requests("DELETE") == []
+        expect(items).to_have_count(3)
+
+        page.get_by_role("button", name="Forget everything").click()
+        page.get_by_role("dialog").get_by_role("button", name="Forget 3 memories").click()
+        expect(items).to_have_count(0)
+        expect(page.locator("#memory-status")).to_have_text("Everything is forgotten.")
+        assert [r.path for r in fake_backend.api_requests("DELETE")] == ["/api/memory"]
+        assert fake_backend.memories.get(user) is None
+        # The single delete keeps its own wording.
+        fake_backend.add_memory(user, "New fact")
+        page.get_by_role("button", name="Refresh").click()
+        page.get_by_role("button", name="Delete memory: New fact").click()
+        expect(page.get_by_role("dialog")).to_contain_text("Delete memory?")
+        page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
+
+
 class TestSession:
     def test_start_mints_with_chosen_model_and_voice_and_connects_with_key(
             self, page, fake_backend):
@@ -347,7 +414,7 @@ class TestToolCalls:
         fake_backend.add_memory(user, "Name is Sam")
         conn = start_call(page, fake_backend, user)
         conn.send(*function_call_events("resp_t1", [
-            ("call_s", "search_memories", {"query": "name"}),
+            ("call_s", "search_memories", {"query": "name", "filters": {"source": "user"}}),
             ("call_a", "add_memories", {"messages": "Sam likes hiking"}),
             ("call_g", "get_all_memories", {}),
             ("call_w", "web_search", {"query": "weather Berlin"}),
@@ -367,9 +434,13 @@ class TestToolCalls:
         assert outputs["call_s"][0]["results"][0]["memory"] == "Name is Sam"
         assert outputs["call_a"][0]["status"] == "queued"
         assert outputs["call_w"][0]["answer"] == "Answer about weather Berlin."
-        assert fake_backend.api_requests("POST", "/api/memory/search")[-1].json()["query"] == "name"
+        assert fake_backend.api_requests("POST", "/api/memory/search")[-1].json() == {
+            "query": "name", "filters": {"source": "user"}}
         assert fake_backend.api_requests("POST", "/api/memory")[-1].json()["messages"] == \
             "Sam likes hiking"
+        # What the model stores is marked as the assistant's (the panel shows it).
+        assert fake_backend.api_requests("POST", "/api/memory")[-1].json()["metadata"] == \
+            {"source": "assistant"}
         assert fake_backend.api_requests("POST", "/api/search")[-1].json() == \
             {"query": "weather Berlin"}
         assert fake_backend.api_requests("GET", "/api/memory")

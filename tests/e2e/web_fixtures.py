@@ -327,8 +327,10 @@ class FakeBackend:
         return [r for r in list(self.requests)
                 if (method is None or r.method == method) and (path is None or r.path == path)]
 
-    def add_memory(self, user: str, text: str, created_at: str | None = None) -> dict[str, Any]:
-        memory = {"id": f"mem_{uuid.uuid4().hex[:10]}", "memory": text, "metadata": {},
+    def add_memory(self, user: str, text: str, created_at: str | None = None,
+                   metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+        memory = {"id": f"mem_{uuid.uuid4().hex[:10]}", "memory": text,
+                  "metadata": metadata or {},
                   "created_at": created_at or "2026-11-20T09:30:00Z",
                   "updated_at": created_at or "2026-11-20T09:30:00Z"}
         self.memories.setdefault(user, []).append(memory)
@@ -353,6 +355,8 @@ class FakeBackend:
             Route("/api/memory", self._memory_list, methods=["GET"]),
             Route("/api/memory", self._memory_add, methods=["POST"]),
             Route("/api/memory/jobs/{job_id}", self._memory_job, methods=["GET"]),
+            Route("/api/memory/export", self._memory_export, methods=["GET"]),
+            Route("/api/memory", self._memory_forget, methods=["DELETE"]),
             Route("/api/memory/{id}", self._memory_delete, methods=["DELETE"]),
             Route("/api/search", self._search, methods=["POST"]),
             Route("/v1/realtime/client_secrets", self._client_secrets, methods=["POST"]),
@@ -470,6 +474,29 @@ class FakeBackend:
     async def _memory_job(self, request: Request) -> Response:
         _, _, error = await self._api(request)
         return error or JSONResponse({"status": "done", "results": []})
+
+    EXPORT_PAGE = 2  # small pages, so the client has to follow next_cursor
+
+    async def _memory_export(self, request: Request) -> Response:
+        _, user, error = await self._api(request)
+        if error:
+            return error
+        items = self.memories.get(user or "", [])
+        limit = min(int(request.query_params.get("limit", "500")), self.EXPORT_PAGE)
+        start = int(request.query_params.get("cursor") or 0)
+        page = [{**m, "history": [{"memory": m["memory"], "event": "ADD",
+                                   "at": m["created_at"], "previous_memory": None}]}
+                for m in items[start:start + limit]]
+        next_cursor = str(start + limit) if start + limit < len(items) else None
+        return JSONResponse({"format": "voice-agent.memory-export.v1", "total": len(items),
+                             "memories": page, "next_cursor": next_cursor})
+
+    async def _memory_forget(self, request: Request) -> Response:
+        _, user, error = await self._api(request)
+        if error:
+            return error
+        self.memories.pop(user or "", None)
+        return Response(status_code=204)
 
     async def _memory_delete(self, request: Request) -> Response:
         _, user, error = await self._api(request)

@@ -25,6 +25,8 @@ _ROUTES = (  # (method, path prefix/suffix shape) → the API Gateway route key
     ("POST", "/api/memory/search", "POST /api/memory/search"),
     ("POST", "/api/memory", "POST /api/memory"),
     ("GET", "/api/memory", "GET /api/memory"),
+    ("DELETE", "/api/memory", "DELETE /api/memory"),
+    ("GET", "/api/memory/export", "GET /api/memory/export"),
 )
 
 

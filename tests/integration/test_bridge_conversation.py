@@ -35,15 +35,19 @@ async def test_text_message_reply_printed_and_session_configured(backend):
 
 async def test_memory_and_search_tools_call_the_api_with_the_jwt(backend):
     realtime, api = backend
-    realtime.when_user_says("remember", ("search_memories", {"query": "name", "limit": 3}),
+    realtime.when_user_says("remember", ("search_memories", {"query": "name", "limit": 3,
+                                                             "filters": {"source": "user"}}),
                             ("add_memories", {"messages": "I like tea"}),
                             ("get_all_memories", {}), ("web_search", {"query": "weather"}))
     run = await run_text_conversation(api, ["remember this"])
     assert run.code == 0
-    assert api.calls_to("/api/memory/search")[0].body == {"query": "name", "limit": 3}
+    assert api.calls_to("/api/memory/search")[0].body == {"query": "name", "limit": 3,
+                                                           "filters": {"source": "user"}}
     memory_calls = {c.method: c for c in api.calls_to("/api/memory")}  # concurrent: any order
     assert sorted(memory_calls) == ["GET", "POST"]
-    assert memory_calls["POST"].body == {"messages": "I like tea"}
+    # What the model stores is marked as the assistant's, so the user can review it.
+    assert memory_calls["POST"].body == {"messages": "I like tea",
+                                         "metadata": {"source": "assistant"}}
     assert api.calls_to("/api/search")[0].body == {"query": "weather"}
     assert all(c.authorization == "Bearer jwt-test" for c in api.calls)
     session = realtime.sessions[0]

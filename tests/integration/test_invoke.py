@@ -255,6 +255,16 @@ def test_memory_add_verbatim_search_list_and_delete_on_dynamodb(moto_aws: MotoAw
     assert deleted.response["statusCode"] == 204
     assert gone.response["statusCode"] == 404
 
+    # Export, then forget everything (the events of the two user-owned-data routes).
+    invoke("MemoryFunction", "memory_add_verbatim.json", moto_aws.env_vars)
+    exported = invoke("MemoryFunction", "memory_export.json", moto_aws.env_vars)
+    forgotten = invoke("MemoryFunction", "memory_forget.json", moto_aws.env_vars)
+    assert exported.response["statusCode"] == 200
+    assert [m["memory"] for m in exported.body["memories"]] == [item["memory"]]
+    assert forgotten.response["statusCode"] == 204
+    left = moto_aws.client("dynamodb").scan(TableName=moto_aws.table)["Items"]
+    assert [i["SK"]["S"] for i in left] == ["META"]
+
 
 def test_memory_add_with_infer_queues_a_job_the_worker_completes(moto_aws: MotoAws,
                                                                 tmp_path: Path) -> None:

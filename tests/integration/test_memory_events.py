@@ -38,6 +38,14 @@ def test_memory_events_run_through_the_handlers(backend, queue: RecordingQueue):
         "requestContext"]["authorizer"]["lambda"]["sub"]
     assert sub
 
+    exported = invoke("memory", load_event("memory_export.json"))
+    assert exported["statusCode"] == 200, exported
+    assert [m["memory"] for m in json.loads(exported["body"])["memories"]] == [
+        r["memory"] for r in listing["results"]]
+    forgotten = invoke("memory", load_event("memory_forget.json"))
+    assert forgotten["statusCode"] == 204, forgotten
+    assert json.loads(invoke("memory", load_event("memory_list.json"))["body"])["results"] == []
+
 
 def test_memory_worker_event_is_processed(backend):
     assert invoke("memory_worker", load_event("memory_worker_sqs.json")) == {

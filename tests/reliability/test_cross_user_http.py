@@ -126,6 +126,45 @@ def test_job_status_of_another_users_job_is_404(alice_data: AliceData) -> None:
     assert response.json() == {"error": "job not found"}
 
 
+def test_export_never_returns_another_users_memories(alice_data: AliceData) -> None:
+    response = alice_data.bob.get("/api/memory/export",
+                                  params={"userId": alice_data.alice_user})
+    assert response.status_code == 200
+    assert (response.json()["total"], response.json()["memories"]) == (0, [])
+    # Alice's own cursor, replayed by Bob, pages Bob's (empty) partition only.
+    replayed = alice_data.bob.get("/api/memory/export", params={"cursor": alice_data.cursor})
+    assert replayed.status_code == 200 and replayed.json()["memories"] == []
+    # Positive control: Alice exports her three memories.
+    assert alice_data.alice.get("/api/memory/export").json()["total"] == 3
+
+
+def test_filters_naming_another_users_metadata_find_nothing(alice_data: AliceData) -> None:
+    search = alice_data.bob.post("/api/memory/search", json={
+        "query": "Alice bank PIN", "limit": 50, "filters": {"owner": "alice"}})
+    listing = alice_data.bob.get("/api/memory", params={"filters": '{"owner":"alice"}'})
+    assert search.status_code == 200 and search.json()["results"] == []
+    assert listing.status_code == 200 and listing.json()["results"] == []
+    # Positive control: the same filter finds Alice's memories for Alice.
+    own = alice_data.alice.get("/api/memory", params={"filters": '{"owner":"alice"}'})
+    assert len(own.json()["results"]) == 2
+
+
+def test_forget_deletes_only_the_callers_memories(alice_data: AliceData) -> None:
+    before = alice_memories(alice_data)
+    planted = alice_data.bob.post("/api/memory", json={"messages": "Bob's own fact",
+                                                       "infer": False})
+    assert planted.status_code == 201
+
+    response = alice_data.bob.request("DELETE", "/api/memory",
+                                      params={"userId": alice_data.alice_user})
+
+    assert response.status_code == 204
+    assert alice_data.bob.get("/api/memory").json()["results"] == []
+    assert alice_memories(alice_data) == before
+    job = alice_data.alice.get(f"/api/memory/jobs/{alice_data.job_id}")
+    assert job.status_code == 200 and job.json()["status"] == "done"
+
+
 def test_user_id_in_an_add_body_writes_to_the_caller_only(alice_data: AliceData) -> None:
     before = alice_memories(alice_data)
     response = alice_data.bob.post("/api/memory", json={

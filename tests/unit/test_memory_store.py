@@ -262,3 +262,105 @@ def test_dynamodb_items_stay_small_and_partitioned_by_user():
     assert "B" in memory["vec"]
     ttl_items = [item for item in items if item["SK"]["S"].split("#")[0] in ("DONE", "JOB")]
     assert all("expires_at" in item for item in ttl_items)
+
+
+# --- histories and forget_user ------------------------------------------------------------------
+
+
+def test_histories_of_several_memories_in_one_read_oldest_first(store):
+    for memory_id, text in (("m1", "Likes tea"), ("m2", "Likes coffee"), ("m3", "Likes milk")):
+        add(store, "u1", memory_id, text)
+    add(store, "u2", "m2", "Other user's memory")
+    store.apply("u1", UpdateMemory(record("m2", "Loves coffee", revision=2), 1,
+                                   text_hash("Likes coffee"),
+                                   HistoryRecord("m2", "Loves coffee", "UPDATE", now_iso(),
+                                                 previous_memory="Likes coffee")),
+                max_memories=10)
+
+    found = store.histories("u1", ["m2", "m3"])
+
+    assert set(found) == {"m2", "m3"}  # m1 (between them in key order) is not asked for
+    assert [(h.event, h.memory) for h in found["m2"]] == [("ADD", "Likes coffee"),
+                                                          ("UPDATE", "Loves coffee")]
+    assert found["m2"] == store.history("u1", "m2")
+    assert store.histories("u1", []) == {}
+    assert store.histories("u3", ["m2"]) == {}
+
+
+def test_forget_user_removes_all_of_one_user_and_moves_the_version_on(store):
+    for user in ("u1", "u2"):
+        add(store, user, "m1", "Likes tea", idempotency_key="job:0")
+        add(store, user, "m2", "Likes coffee")
+        store.put_job(user, JobRecord("j1", "done"))
+    version = store.version("u1")
+
+    store.forget_user("u1", budget_s=10)
+
+    assert store.load_memories("u1") == [] and store.count_memories("u1") == 0
+    assert store.history("u1", "m1") == [] and store.get_job("u1", "j1") is None
+    assert store.version("u1") > version
+    assert store.changes_since("u1", version) is None  # caches must reload, not catch up
+    # The idempotency marker and the hash guard are gone: the same change applies again.
+    add(store, "u1", "m1", "Likes tea", idempotency_key="job:0")
+    # The other user is untouched.
+    assert sorted(r.text for r in store.load_memories("u2")) == ["Likes coffee", "Likes tea"]
+    assert store.get_job("u2", "j1") is not None and store.count_memories("u2") == 2
+
+
+class _UnprocessingClient:
+    """Leaves every delete of a BatchWriteItem unprocessed for the first ``failures`` calls."""
+
+    def __init__(self, client: Any, failures: int) -> None:
+        self._client = client
+        self.failures = failures
+        self.batch_calls = 0
+
+    def batch_write_item(self, **kwargs: Any) -> Any:
+        self.batch_calls += 1
+        if self.failures:
+            self.failures -= 1
+            return {"UnprocessedItems": kwargs["RequestItems"]}
+        return self._client.batch_write_item(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_dynamodb_forget_retries_unprocessed_items_in_batches_of_25():
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_memory_table(client, "forget")
+        wrapper = _UnprocessingClient(client, failures=2)
+        store = DynamoMemoryStore("forget", wrapper)
+        for i in range(20):  # 60 items: memory, history and hash guard each
+            add(store, "u1", f"m{i:02d}", f"fact {i}")
+
+        store.forget_user("u1", budget_s=10)
+
+        assert wrapper.batch_calls == 3 + 2  # ceil(60 / 25) batches, two of them retried
+        items = client.query(TableName="forget", KeyConditionExpression="PK = :pk",
+                             ExpressionAttributeValues={":pk": {"S": "USER#u1"}})["Items"]
+    assert [item["SK"]["S"] for item in items] == ["META"]
+    assert items[0]["count"]["N"] == "0" and not any(k.startswith("L") for k in items[0])
+
+
+def test_dynamodb_forget_that_keeps_failing_is_unavailable_and_a_retry_finishes():
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_memory_table(client, "forget")
+        wrapper = _UnprocessingClient(client, failures=1000)
+        store = DynamoMemoryStore("forget", wrapper)
+        for i in range(30):
+            add(store, "u1", f"m{i:02d}", f"fact {i}")
+        add(store, "u2", "m00", "fact 0")
+
+        with pytest.raises(StoreUnavailable) as raised:
+            store.forget_user("u1", budget_s=0.2)
+        assert raised.value.retryable
+        assert store.count_memories("u1") == 30  # META is reset last: the state says "not done"
+
+        wrapper.failures = 0
+        store.forget_user("u1", budget_s=10)
+
+        assert store.load_memories("u1") == [] and store.count_memories("u1") == 0
+        assert [r.text for r in store.load_memories("u2")] == ["fact 0"]

@@ -37,6 +37,8 @@ CONTRACT_ROUTES = {
     ("POST", "/api/memory/search"): "MemoryFunction",
     ("POST", "/api/memory"): "MemoryFunction",
     ("GET", "/api/memory"): "MemoryFunction",
+    ("DELETE", "/api/memory"): "MemoryFunction",
+    ("GET", "/api/memory/export"): "MemoryFunction",
     ("DELETE", "/api/memory/{id}"): "MemoryFunction",
     ("GET", "/api/memory/{id}/history"): "MemoryFunction",
     ("GET", "/api/memory/jobs/{job_id}"): "MemoryFunction",

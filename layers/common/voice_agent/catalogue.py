@@ -70,6 +70,10 @@ _LOC = {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems"
         "description": "Screen coordinates [x, y] taken from a Snapshot."}
 _LABEL = {"type": "integer", "description": "Id of a UI element from the last Snapshot."}
 
+# ``metadata.source`` the clients give what the add_memories tool stores: memories the model
+# wrote stay recognisable (and deletable) in the memory panel.
+ASSISTANT_MEMORY_SOURCE: Final = "assistant"
+
 # Executed through our HTTP API (bridge or web client, with the user's JWT).
 API_TOOLS: Final[tuple[dict[str, Any], ...]] = (
     _tool(
@@ -82,14 +86,20 @@ API_TOOLS: Final[tuple[dict[str, Any], ...]] = (
                                   "('3 March 2024', 'July 2024', 'yesterday'): memories from "
                                   "that day rank first."},
          "limit": {"type": "integer", "minimum": 1, "maximum": 50,
-                   "description": "How many memories to return (default 5)."}},
+                   "description": "How many memories to return (default 5)."},
+         "filters": {"type": "object",
+                     "additionalProperties": {"type": ["string", "number", "boolean"]},
+                     "description": "Optional: only memories whose metadata has all these "
+                                    "values, e.g. {\"source\": \"user\"} for what the user "
+                                    "said themselves or {\"category\": \"work\"}."}},
         ("query",),
     ),
     _tool(
         "add_memories",
         "Store personal facts about the user: name, job, preferences, projects, people, "
         "routines. Pass what the user said; facts are extracted in the background, so this "
-        "returns at once.",
+        "returns at once. What you store is marked as added by the assistant, and the user "
+        "can review and delete it.",
         {"messages": {"type": "string",
                       "description": "The user's words (or a short fact) to remember."}},
         ("messages",),

@@ -7,7 +7,8 @@ data is touched — the user id comes from the authorizer only.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -17,6 +18,9 @@ __all__ = [
     "AddMemoryRequest",
     "AddMemoryResponse",
     "AddedMemory",
+    "ExportResponse",
+    "ExportedMemory",
+    "MetadataFilters",
     "HistoryEntry",
     "HistoryResponse",
     "JobMessage",
@@ -28,6 +32,12 @@ __all__ = [
     "SearchMemoriesRequest",
     "SearchMemoriesResponse",
     "SearchResult",
+    "EXPORT_FORMAT",
+    "MAX_FILTERS",
+    "MEMORY_SOURCES",
+    "FilterValue",
+    "check_filters",
+    "parse_created_at",
 ]
 
 MAX_MEMORY_CHARS = 2000  # one memory is a short fact; longer text is a document, not a memory
@@ -35,6 +45,14 @@ MAX_MESSAGE_CHARS = 8000  # a message may be a long turn that extraction condens
 MAX_MESSAGES = 50
 MAX_QUERY_CHARS = 1000
 MAX_METADATA_BYTES = 2048  # keeps every item small (DynamoDB reads are billed per 4 KB)
+MAX_FILTERS = 10
+MAX_FILTER_KEY_CHARS = 100
+# A client clock slightly ahead of ours is not a date "in the future".
+CLOCK_SKEW = timedelta(seconds=60)
+# Who wrote a memory, as the clients record it in ``metadata.source`` (the panel shows it):
+# the assistant through the add_memories tool, an import of exported or past data, or the user.
+MEMORY_SOURCES = ("assistant", "import", "user")
+EXPORT_FORMAT: Final = "voice-agent.memory-export.v1"
 
 MemoryId = Annotated[str, Field(description="Memory id, unique within the user.")]
 Timestamp = Annotated[
@@ -45,6 +63,56 @@ Event = Literal["ADD", "UPDATE", "DELETE"]
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+
+def parse_created_at(value: str, now: datetime | None = None) -> str:
+    """An ISO 8601 time with a UTC offset, not in the future, as the stores write times.
+
+    Args:
+        value: E.g. ``2024-03-01T18:00:00+01:00`` or ``2024-03-01T17:00:00Z``.
+        now: The reference time (default: the current time).
+
+    Returns:
+        The same instant in UTC, ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (sorts lexically in time order).
+
+    Raises:
+        ValueError: Not ISO 8601, no offset, or later than now (plus a minute of clock skew).
+    """
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except (ValueError, TypeError) as error:
+        raise ValueError("must be an ISO 8601 date and time, e.g. "
+                         "2024-03-01T18:00:00+01:00") from error
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError("must include a UTC offset (e.g. +01:00 or Z)")
+    instant = parsed.astimezone(UTC)
+    if instant > (now or datetime.now(UTC)) + CLOCK_SKEW:
+        raise ValueError("must not be in the future")
+    return instant.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+FilterValue = str | int | float | bool | None
+
+
+def check_filters(value: dict[str, FilterValue] | None) -> dict[str, FilterValue] | None:
+    """Bounds a metadata filter: at most `MAX_FILTERS` keys of 1 to 100 characters."""
+    if value is None:
+        return None
+    if len(value) > MAX_FILTERS:
+        raise ValueError(f"at most {MAX_FILTERS} keys")
+    for key in value:
+        if not key or len(key) > MAX_FILTER_KEY_CHARS:
+            raise ValueError(f"keys must be 1 to {MAX_FILTER_KEY_CHARS} characters")
+    return value
+
+
+MetadataFilters = Annotated[
+    dict[str, FilterValue] | None,
+    Field(description="Only memories whose metadata has every one of these keys with exactly "
+                      "this value (strings, numbers, booleans or null; at most "
+                      f"{MAX_FILTERS} keys), e.g. {{\"source\": \"user\"}}. Applied before "
+                      "ranking."),
+]
 
 
 class Message(_Body):
@@ -78,6 +146,7 @@ class SearchMemoriesRequest(_Body):
     limit: Annotated[
         int, Field(ge=1, le=50, strict=True, description="Maximum number of results (1–50).")
     ] = 5
+    filters: MetadataFilters = None
 
     @field_validator("query")
     @classmethod
@@ -85,6 +154,11 @@ class SearchMemoriesRequest(_Body):
         if not value.strip():
             raise ValueError("must not be blank")
         return value
+
+    @field_validator("filters")
+    @classmethod
+    def _few_filters(cls, value: dict[str, FilterValue] | None) -> dict[str, FilterValue] | None:
+        return check_filters(value)
 
 
 class AddMemoryRequest(_Body):
@@ -106,6 +180,18 @@ class AddMemoryRequest(_Body):
                                        "202 with a job id; false: store each message verbatim "
                                        "now and answer 201."),
     ] = True
+    created_at: Annotated[
+        str | None,
+        Field(description="When this was said or learnt: ISO 8601 with a UTC offset, not in "
+                          "the future (e.g. 2024-03-01T18:00:00+01:00). Dates what is stored "
+                          "(for infer=true, the extracted facts), for importing past "
+                          "conversations or an export; default now."),
+    ] = None
+
+    @field_validator("created_at")
+    @classmethod
+    def _past_time(cls, value: str | None) -> str | None:
+        return None if value is None else parse_created_at(value)
 
     @field_validator("messages")
     @classmethod
@@ -209,6 +295,32 @@ class HistoryResponse(BaseModel):
     results: list[HistoryEntry]
 
 
+class ExportedMemory(Memory):
+    """A memory as exported; ``POST /api/memory`` takes it back.
+
+    Re-import: ``{"messages": memory, "metadata": metadata, "created_at": created_at,
+    "infer": false}``. The import gets a new id and starts its history with one ADD.
+    """
+
+    history: Annotated[
+        list[HistoryEntry], Field(description="Every change of the memory, oldest first.")
+    ]
+
+
+class ExportResponse(BaseModel):
+    """Answer of ``GET /api/memory/export``: one page of the caller's memories."""
+
+    format: Annotated[
+        Literal["voice-agent.memory-export.v1"],
+        Field(description="Names this shape, so an importer knows what it reads."),
+    ] = EXPORT_FORMAT
+    total: Annotated[int, Field(ge=0, description="How many memories the caller has in all.")]
+    memories: list[ExportedMemory]
+    next_cursor: Annotated[
+        str | None, Field(description="Pass as ?cursor= for the next page; null on the last page.")
+    ] = None
+
+
 class JobResponse(BaseModel):
     """Answer of ``GET /api/memory/jobs/{job_id}``."""
 
@@ -230,3 +342,11 @@ class JobMessage(_Body):
     user_id: Annotated[str, Field(min_length=1)]
     messages: list[Message]
     metadata: dict[str, Any] | None = None
+    created_at: Annotated[
+        str | None, Field(description="Dates the facts (UTC, as validated by the add route).")
+    ] = None
+    queued_at: Annotated[
+        str | None,
+        Field(description="When the memory function queued the job (it wrote the job record "
+                          "first: a record gone since means the user forgot everything)."),
+    ] = None

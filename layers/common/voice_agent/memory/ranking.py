@@ -224,6 +224,16 @@ class MemoryIndex:
         self._episodes = _Episodes.of_times(created_at)
         self._lexical = lexical
         self._vector_groups = vector_groups
+        self._positions: dict[str, int] | None = None  # built on the first filtered search
+
+    def _mask(self, ids: Collection[str]) -> np.ndarray:
+        """Which positions hold one of ``ids`` (unknown ids are ignored)."""
+        if self._positions is None:
+            self._positions = {memory_id: i for i, memory_id in enumerate(self._ids)}
+        mask = np.zeros(len(self._ids), dtype=bool)
+        positions = [self._positions[i] for i in ids if i in self._positions]
+        mask[np.asarray(positions, dtype=np.int64)] = True
+        return mask
 
     @classmethod
     def build(cls, items: Sequence[IndexItem]) -> MemoryIndex:
@@ -354,6 +364,7 @@ class MemoryIndex:
         mode: SearchMode = "hybrid",
         weights: HybridWeights = DEFAULT_WEIGHTS,
         now: float | None = None,
+        only: Collection[str] | None = None,
     ) -> list[tuple[str, float]]:
         """Ranks the memories for a query.
 
@@ -368,6 +379,8 @@ class MemoryIndex:
                 embedder) or ``"bm25"`` (lexical only, items with a matching term).
             weights: Fusion weights for ``"hybrid"``.
             now: Reference time for recency, unix seconds; defaults to the current time.
+            only: Rank just these ids (a metadata filter's matches): the others are left out
+                before scoring, so they lend no episode boost and set no BM25 scale.
 
         Returns:
             ``(memory id, score)`` pairs, best first, scores in 0..1.
@@ -376,6 +389,9 @@ class MemoryIndex:
             raise ValueError(f"unknown search mode {mode!r}")
         size = len(self._ids)
         if size == 0 or limit <= 0:
+            return []
+        allowed = None if only is None else self._mask(only)
+        if allowed is not None and not allowed.any():
             return []
 
         cosine = np.zeros(size, dtype=np.float32)
@@ -394,11 +410,16 @@ class MemoryIndex:
                 # on a busy 2-core host its spinning threads made it 10-40x slower (measured).
                 cosine[group.rows] = np.einsum("ij,j->i", group.matrix, query / norm)
                 semantic_rows = group.rows
+        if allowed is not None:
+            cosine[~allowed] = 0.0
+            semantic_rows = semantic_rows[allowed[semantic_rows]]
 
         if mode == "embedding":
             return self._results(np.clip(cosine, 0.0, 1.0), semantic_rows, limit)
 
         lexical = self._lexical.scores(query_text)
+        if allowed is not None:
+            lexical[~allowed] = 0.0
         best_lexical = float(lexical.max())
         if best_lexical > 0:
             lexical /= best_lexical
@@ -413,6 +434,8 @@ class MemoryIndex:
             + weights.lexical * lexical
             + weights.recency * recency
         )
+        if allowed is not None:
+            fused[~allowed] = 0.0  # fused scores are >= 0: no boost to an episode from these
         boosted = fused
         if weights.episode > 0:
             boosted = fused + weights.episode * self._episodes.best(fused)
@@ -423,7 +446,8 @@ class MemoryIndex:
                 for span in spans:
                     named |= (self._created_at >= span.start) & (self._created_at < span.end)
                 boosted = boosted + weights.date * named
-        return self._results(boosted / weights.ceiling, np.arange(size), limit)
+        candidates = np.arange(size) if allowed is None else np.flatnonzero(allowed)
+        return self._results(boosted / weights.ceiling, candidates, limit)
 
     def _results(
         self, scores: np.ndarray, candidates: np.ndarray, limit: int

@@ -41,6 +41,7 @@ from voice_agent.memory.extraction import (
     extract_facts,
     make_llm,
 )
+from voice_agent.memory.filters import matches
 from voice_agent.memory.jobs import JobQueue, make_job_queue
 from voice_agent.memory.models import (
     MAX_MEMORY_CHARS,
@@ -73,6 +74,8 @@ from voice_agent.memory.store import (
     StoreUnavailable,
     UpdateMemory,
     VectorUpdate,
+    decode_cursor,
+    encode_cursor,
     make_store,
     normalise_text,
     now_iso,
@@ -86,6 +89,7 @@ __all__ = [
     "MemoryDeps",
     "add_memories",
     "delete_memory",
+    "drop_index",
     "job_status",
     "list_memories",
     "make_store",
@@ -94,6 +98,7 @@ __all__ = [
     "reset_memory_deps",
     "run_job",
     "search_memories",
+    "upstream_errors",
 ]
 
 logger = logging.getLogger(__name__)
@@ -232,6 +237,10 @@ def _upstream_errors() -> Iterator[None]:
         raise UpstreamError("memory store error") from error
 
 
+# For the use cases in their own modules (export, forget).
+upstream_errors = _upstream_errors
+
+
 def _embed(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
     if not texts:
         return np.zeros((0, embedder.dimensions), dtype=np.float32)
@@ -335,6 +344,12 @@ def _remember(user_id: str, entry: _UserIndex) -> None:
             _index_cache.popitem(last=False)
 
 
+def drop_index(user_id: str) -> None:
+    """Forgets the user's warm index in this process (after the user's data was deleted)."""
+    with _cache_lock:
+        _index_cache.pop(user_id, None)
+
+
 def load_index(user_id: str, deps: MemoryDeps) -> tuple[MemoryIndex, dict[str, MemoryRecord]]:
     """The user's search index, from the warm cache while the user's version is unchanged.
 
@@ -377,7 +392,11 @@ def search_memories(user_id: str, req: SearchMemoriesRequest,
         embedder = deps.embedder
         query_vector = _embed(embedder, [req.query])[0]
         index, records = load_index(user_id, deps)
-    hits = index.search(req.query, query_vector, embedder.id, req.limit)
+    only = None
+    if req.filters:
+        # Before ranking: only matching memories are scored (and lend episode boosts).
+        only = [m for m, r in records.items() if matches(r.metadata, req.filters)]
+    hits = index.search(req.query, query_vector, embedder.id, req.limit, only=only)
     results = [
         SearchResult(**_memory(records[memory_id]).model_dump(), score=round(score, 4))
         for memory_id, score in hits if memory_id in records
@@ -386,8 +405,10 @@ def search_memories(user_id: str, req: SearchMemoriesRequest,
 
 
 def _new_record(text: str, vector: np.ndarray, metadata: dict[str, Any] | None,
-                embedder: Embedder, memory_id: str | None = None) -> MemoryRecord:
-    at = now_iso()
+                embedder: Embedder, memory_id: str | None = None,
+                at: str | None = None) -> MemoryRecord:
+    """A new memory dated ``at`` (an import's ``created_at``), by default now."""
+    at = at or now_iso()
     return MemoryRecord(
         id=memory_id or str(uuid.uuid4()), text=text, metadata=metadata, created_at=at,
         updated_at=at, vector=encode_vector(vector), embedder_id=embedder.id,
@@ -440,12 +461,17 @@ def add_memories(user_id: str, req: AddMemoryRequest,
             if count + len(distinct - {r.hash for r in records.values()}) > limit:
                 raise _limit_error(limit)
         for text, vector in zip(texts, vectors, strict=True):
-            record = _new_record(text, vector, req.metadata, embedder)
+            record = _new_record(text, vector, req.metadata, embedder, at=req.created_at)
             history = HistoryRecord(record.id, text, "ADD", record.created_at)
             try:
                 deps.store.apply(user_id, AddMemory(record, history), max_memories=limit)
             except MemoryLimitReached as error:
                 raise _limit_error(limit) from error
+            except AlreadyApplied:
+                # The id is new, so the write itself landed: a timed-out call retried by the
+                # client found its own memory (seen against moto's server; DynamoDB's request
+                # token makes such retries succeed).
+                pass
             except DuplicateMemory as duplicate:
                 existing = deps.store.get_memory(user_id, duplicate.memory_id)
                 results.append(AddedMemory(id=duplicate.memory_id, event="NONE",
@@ -464,7 +490,7 @@ def _queue_job(user_id: str, req: AddMemoryRequest, deps: MemoryDeps) -> QueuedR
     job_id = str(uuid.uuid4())
     at = now_iso()
     message = JobMessage(job_id=job_id, user_id=user_id, messages=req.turns(),
-                         metadata=req.metadata)
+                         metadata=req.metadata, created_at=req.created_at, queued_at=at)
     with _upstream_errors():
         # The record exists before the message, so polling never sees an unknown job.
         deps.store.put_job(user_id, JobRecord(job_id, "queued", created_at=at, updated_at=at))
@@ -477,15 +503,36 @@ def _queue_job(user_id: str, req: AddMemoryRequest, deps: MemoryDeps) -> QueuedR
     return QueuedResponse(job_id=job_id)
 
 
-def list_memories(user_id: str, limit: int, cursor: str | None,
-                  deps: MemoryDeps) -> ListMemoriesResponse:
-    """A page of the user's memories and the cursor of the next page."""
+def list_memories(user_id: str, limit: int, cursor: str | None, deps: MemoryDeps,
+                  filters: dict[str, Any] | None = None) -> ListMemoriesResponse:
+    """A page of the user's memories (those matching ``filters``) and the next page's cursor."""
     with _upstream_errors():
         try:
-            records, next_cursor = deps.store.list_memories(user_id, limit, cursor)
+            if filters:
+                records, next_cursor = _filtered_page(user_id, limit, cursor, filters, deps)
+            else:
+                records, next_cursor = deps.store.list_memories(user_id, limit, cursor)
         except ValueError as error:
             raise Unprocessable("cursor: invalid cursor") from error
     return ListMemoriesResponse(results=[_memory(r) for r in records], next_cursor=next_cursor)
+
+
+def _filtered_page(user_id: str, limit: int, cursor: str | None, filters: dict[str, Any],
+                   deps: MemoryDeps) -> tuple[list[MemoryRecord], str | None]:
+    """A page of the matching memories, in id order as the stores page, from the warm index.
+
+    The stores cannot match JSON metadata in a query (DynamoDB keeps it as one string), and
+    the warm index already holds every memory, so filtering there costs no extra read.
+    """
+    after = decode_cursor(cursor) if cursor else ""  # ValueError: an invalid cursor
+    try:
+        _, records = load_index(user_id, deps)
+    except ValueError as error:  # not the cursor's fault (e.g. vectors of mixed sizes)
+        raise StoreUnavailable(f"memory index unavailable: {error}", retryable=False) from error
+    matching = sorted((r for r in records.values()
+                       if r.id > after and matches(r.metadata, filters)), key=lambda r: r.id)
+    page = matching[:limit]
+    return page, encode_cursor(page[-1].id) if len(matching) > limit else None
 
 
 _ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -627,8 +674,10 @@ def _apply_plan(user_id: str, message: JobMessage, plan: dict[str, Any],
         at = now_iso()
         change: AddMemory | UpdateMemory | RemoveMemory
         if op["event"] == "ADD":
-            record = _new_record(op["text"], next(vectors), message.metadata, embedder, op["id"])
-            change = AddMemory(record, HistoryRecord(op["id"], op["text"], "ADD", at))
+            record = _new_record(op["text"], next(vectors), message.metadata, embedder, op["id"],
+                                 at=message.created_at)
+            change = AddMemory(record, HistoryRecord(op["id"], op["text"], "ADD",
+                                                     record.created_at))
         elif op["event"] == "UPDATE":
             record = _new_record(op["text"], next(vectors), op.get("metadata"), embedder,
                                  op["id"])
@@ -670,6 +719,11 @@ def run_job(message: JobMessage, deps: MemoryDeps) -> JobResponse:
     job = store.get_job(user_id, message.job_id)
     if job is not None and job.status == "done":
         return JobResponse(status="done", results=[AddedMemory(**r) for r in job.results])
+    if job is None and message.queued_at is not None:
+        # The memory function writes the record before queueing; it is gone because the user
+        # forgot everything since (or it expired): running the job would bring memories back.
+        logger.info("memory job %s dropped: its record is gone", message.job_id)
+        return JobResponse(status="failed", error="the job no longer exists")
     now = now_iso()
     job = job or JobRecord(message.job_id, "queued", created_at=now)
     job.attempts += 1

@@ -14,7 +14,9 @@ raises `DuplicateMemory` instead of storing it twice, even when two adds race.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -38,6 +40,8 @@ __all__ = [
     "StoreUnavailable",
     "UpdateMemory",
     "VectorUpdate",
+    "decode_cursor",
+    "encode_cursor",
     "make_store",
     "normalise_text",
     "now_iso",
@@ -67,6 +71,26 @@ def normalise_text(text: str) -> str:
 def text_hash(text: str) -> str:
     """Short stable hash of the normalised text (exact-duplicate detection)."""
     return hashlib.blake2b(normalise_text(text).encode("utf-8"), digest_size=12).hexdigest()
+
+
+def encode_cursor(memory_id: str) -> str:
+    """The opaque cursor of the page after ``memory_id`` (pages are in memory id order)."""
+    return base64.urlsafe_b64encode(json.dumps({"after": memory_id}).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> str:
+    """The memory id a cursor of `encode_cursor` continues after.
+
+    Raises:
+        ValueError: Not a cursor we handed out.
+    """
+    try:
+        after = json.loads(base64.urlsafe_b64decode(cursor.encode()))["after"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError("invalid cursor") from error
+    if not isinstance(after, str) or not after:
+        raise ValueError("invalid cursor")
+    return after
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +327,31 @@ class MemoryStore(Protocol):
 
     def history(self, user_id: str, memory_id: str) -> list[HistoryRecord]:
         """History of one memory of the user, oldest first (empty if none)."""
+        ...
+
+    def histories(self, user_id: str,
+                  memory_ids: Sequence[str]) -> dict[str, list[HistoryRecord]]:
+        """Histories of several memories of the user (one read where the store allows).
+
+        Returns:
+            memory id → its history, oldest first; ids without history are left out.
+        """
+        ...
+
+    def forget_user(self, user_id: str, budget_s: float) -> None:
+        """Deletes every memory, history entry, job, hash guard, idempotency marker and
+        change-log entry of the user ("forget me"); other users are untouched.
+
+        The version counter stays (a bare number) and moves on, so a warm index anywhere
+        sees that everything changed; it never restarts at a version a cache already knows.
+
+        Args:
+            budget_s: Time to spend; past it the deletion stops where it is.
+
+        Raises:
+            StoreUnavailable: The database failed or the budget ran out before everything was
+                gone (retryable: calling again continues where this call stopped).
+        """
         ...
 
     def put_job(self, user_id: str, job: JobRecord) -> None:

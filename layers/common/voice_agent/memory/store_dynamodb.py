@@ -26,12 +26,12 @@ version race re-reads ``META`` and tries again.
 
 from __future__ import annotations
 
-import base64
 import json
 import random
 import secrets
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from voice_agent.aws import REQUEST_CALL, aws_client
@@ -51,6 +51,8 @@ from voice_agent.memory.store import (
     StoreUnavailable,
     UpdateMemory,
     VectorUpdate,
+    decode_cursor,
+    encode_cursor,
 )
 
 __all__ = [
@@ -73,6 +75,13 @@ _OPS = {"ADD": "A", "UPDATE": "U", "DELETE": "D"}
 _EVENTS: dict[str, Any] = {op: event for event, op in _OPS.items()}
 _MEMORY_PROJECTION = "SK, #text, meta, created, updated, vec, emb, dims, #hash, rev"
 _MEMORY_NAMES = {"#text": "text", "#hash": "hash"}
+# What "forget me" deletes: everything of the user but META (its version counter moves on) and
+# the RATE# counters (abuse limits, no personal content: forgetting must not reset them).
+_FORGOTTEN_PREFIXES = ("MEM#", "HIST#", "JOB#", "HASH#", "DONE#")
+_BATCH_ITEMS = 25  # BatchWriteItem's maximum
+_BATCH_ATTEMPTS = 6  # tries of one batch's unprocessed items, with backoff (≈ 1.6 s in all)
+_FORGET_THREADS = 8  # batches in flight: 30k items (a 10k-memory user) in a few seconds
+_FORGET_ROUNDS = 3  # writes landing during a forget make another round
 
 
 def make_dynamodb_client(region: str | None = None) -> Any:
@@ -146,20 +155,6 @@ def _history_item(user_id: str, entry: HistoryRecord) -> dict[str, Any]:
     return item
 
 
-def _encode_cursor(memory_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": memory_id}).encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        after = json.loads(base64.urlsafe_b64decode(cursor.encode()))["after"]
-    except (ValueError, KeyError, TypeError) as error:
-        raise ValueError("invalid cursor") from error
-    if not isinstance(after, str) or not after:
-        raise ValueError("invalid cursor")
-    return after
-
-
 class DynamoMemoryStore:
     """`MemoryStore` on the DynamoDB table named by ``MEMORY_TABLE``."""
 
@@ -187,14 +182,15 @@ class DynamoMemoryStore:
             raise _unavailable(error) from error
 
     def _query(self, user_id: str, prefix: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        """All items of the user whose SK starts with ``prefix``, following pagination."""
+        """All items of the user whose SK starts with ``prefix`` ("": every item), following
+        pagination."""
         start: dict[str, Any] | None = None
+        condition = "PK = :pk AND begins_with(SK, :prefix)" if prefix else "PK = :pk"
+        values = {":pk": _pk(user_id), **({":prefix": _s(prefix)} if prefix else {})}
         while True:
             extra = {"ExclusiveStartKey": start} if start else {}
             page = self._call(
-                "query",
-                KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-                ExpressionAttributeValues={":pk": _pk(user_id), ":prefix": _s(prefix)},
+                "query", KeyConditionExpression=condition, ExpressionAttributeValues=values,
                 **kwargs, **extra,
             )
             yield from page.get("Items", [])
@@ -338,7 +334,7 @@ class DynamoMemoryStore:
         """See `MemoryStore.list_memories`."""
         extra: dict[str, Any] = {}
         if cursor:
-            after = _decode_cursor(cursor)
+            after = decode_cursor(cursor)
             # The cursor only names a memory id; the partition is always the caller's.
             extra["ExclusiveStartKey"] = {"PK": _pk(user_id), "SK": _s(f"MEM#{after}")}
         records: list[MemoryRecord] = []
@@ -349,7 +345,7 @@ class DynamoMemoryStore:
             records.append(_memory_record(item))
             if len(records) > limit:
                 break
-        next_cursor = _encode_cursor(records[limit - 1].id) if len(records) > limit else None
+        next_cursor = encode_cursor(records[limit - 1].id) if len(records) > limit else None
         return records[:limit], next_cursor
 
     def count_memories(self, user_id: str) -> int:
@@ -371,6 +367,40 @@ class DynamoMemoryStore:
             )
             for item in items
         ]
+
+    def histories(self, user_id: str,
+                  memory_ids: Sequence[str]) -> dict[str, list[HistoryRecord]]:
+        """See `MemoryStore.histories`: one Query over the SK range of the ids given.
+
+        History keys sort by memory id, then time, so the range from the smallest id to the
+        largest holds them all (and histories of other ids in between, which are skipped).
+        """
+        wanted = set(memory_ids)
+        if not wanted:
+            return {}
+        low, high = min(wanted), max(wanted)
+        found: dict[str, list[HistoryRecord]] = {}
+        start: dict[str, Any] | None = None
+        while True:
+            extra = {"ExclusiveStartKey": start} if start else {}
+            page = self._call(
+                "query",
+                # "$" sorts right after "#": the upper bound closes every key of the last id.
+                KeyConditionExpression="PK = :pk AND SK BETWEEN :low AND :high",
+                ExpressionAttributeValues={":pk": _pk(user_id), ":low": _s(f"HIST#{low}#"),
+                                           ":high": _s(f"HIST#{high}$")},
+                ConsistentRead=True, **extra,
+            )
+            for item in page.get("Items", []):
+                memory_id = item["SK"]["S"][len("HIST#"):].split("#", 1)[0]
+                if memory_id in wanted:
+                    found.setdefault(memory_id, []).append(HistoryRecord(
+                        memory_id=memory_id, memory=item["memory"]["S"],
+                        event=item["event"]["S"], at=item["at"]["S"],
+                        previous_memory=item["prev"]["S"] if "prev" in item else None))
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return found
 
     def get_job(self, user_id: str, job_id: str) -> JobRecord | None:
         """See `MemoryStore.get_job`; expired records count as gone (TTL deletes lazily)."""
@@ -555,22 +585,86 @@ class DynamoMemoryStore:
         raise StoreUnavailable("the memory kept changing during the delete")
 
     def _batch_delete(self, keys: list[dict[str, Any]]) -> None:
+        for start in range(0, len(keys), _BATCH_ITEMS):
+            self._delete_batch(keys[start:start + _BATCH_ITEMS])
+
+    def _delete_batch(self, keys: list[dict[str, Any]], deadline: float | None = None) -> None:
+        """One BatchWriteItem of at most 25 deletes, retrying its unprocessed items."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        for start in range(0, len(keys), 25):
-            pending = {self.table_name: [{"DeleteRequest": {"Key": key}}
-                                         for key in keys[start:start + 25]]}
-            for attempt in range(5):
-                try:
-                    response = self._client.batch_write_item(RequestItems=pending)
-                except (ClientError, BotoCoreError) as error:
-                    raise _unavailable(error) from error
-                pending = response.get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                time.sleep(0.05 * 2**attempt)
-            if pending:
-                raise StoreUnavailable("DynamoDB kept throttling the delete")
+        pending = {self.table_name: [{"DeleteRequest": {"Key": key}} for key in keys]}
+        for attempt in range(_BATCH_ATTEMPTS):
+            try:
+                response = self._client.batch_write_item(RequestItems=pending)
+            except (ClientError, BotoCoreError) as error:
+                raise _unavailable(error) from error
+            pending = response.get("UnprocessedItems") or {}
+            if not pending or (deadline is not None and time.monotonic() > deadline):
+                break
+            time.sleep(0.05 * 2**attempt)
+        if pending:
+            raise StoreUnavailable("DynamoDB kept throttling the delete", retryable=True)
+
+    def forget_user(self, user_id: str, budget_s: float) -> None:
+        """See `MemoryStore.forget_user`.
+
+        Rounds of: read the version, delete every item of the user but META and RATE# in
+        bounded batches (25 keys, up to 8 in flight, unprocessed items retried), then reset
+        META (count 0, log slots removed, version + 1) on the condition that no write landed
+        meanwhile; if one did, another round deletes it. A failure or the budget running out
+        stops the job where it is; META is reset last, so calling again finishes it.
+        """
+        deadline = time.monotonic() + budget_s
+        for _round in range(_FORGET_ROUNDS):
+            version = self.version(user_id)
+            keys = [{"PK": _pk(user_id), "SK": item["SK"]}
+                    for item in self._query(user_id, "", ProjectionExpression="SK",
+                                            ConsistentRead=True)
+                    if item["SK"]["S"].startswith(_FORGOTTEN_PREFIXES)]
+            batches = [keys[i:i + _BATCH_ITEMS] for i in range(0, len(keys), _BATCH_ITEMS)]
+            with ThreadPoolExecutor(max_workers=_FORGET_THREADS) as pool:
+                futures = [pool.submit(self._delete_within, batch, deadline)
+                           for batch in batches]
+                errors = [f.exception() for f in futures]
+            failed = next((e for e in errors if e is not None), None)
+            if failed is not None:
+                if isinstance(failed, StoreUnavailable):
+                    raise failed
+                raise StoreUnavailable(f"forget failed: {type(failed).__name__}") from failed
+            if version == 0:
+                return  # the user never wrote a memory: there is no META to reset
+            if self._reset_meta(user_id, version):
+                return
+        raise StoreUnavailable("memories kept arriving during the forget, try again")
+
+    def _delete_within(self, keys: list[dict[str, Any]], deadline: float) -> None:
+        if time.monotonic() > deadline:
+            raise StoreUnavailable("forgetting takes longer, try again to finish",
+                                   retryable=True)
+        self._delete_batch(keys, deadline)
+
+    def _reset_meta(self, user_id: str, version: int) -> bool:
+        """META after a forget: no memories, no log; False if a write landed meanwhile."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        slots = ", ".join(f"L{n}" for n in range(LOG_SLOTS))
+        try:
+            self._client.update_item(
+                TableName=self.table_name, Key={"PK": _pk(user_id), "SK": _s("META")},
+                UpdateExpression=f"SET version = :next, #count = :zero REMOVE {slots}",
+                ConditionExpression="version = :version",
+                ExpressionAttributeNames={"#count": "count"},
+                ExpressionAttributeValues={":next": _n(version + 1), ":zero": _n(0),
+                                           ":version": _n(version)},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise _unavailable(error) from error
+        except BotoCoreError as error:
+            raise _unavailable(error) from error
+        self._remember_version(user_id, version + 1)
+        return True
 
     def put_job(self, user_id: str, job: JobRecord) -> None:
         """See `MemoryStore.put_job`."""

@@ -10,7 +10,6 @@ memories changed since their version.
 
 from __future__ import annotations
 
-import base64
 import json
 import sqlite3
 import threading
@@ -36,6 +35,8 @@ from voice_agent.memory.store import (
     StoreUnavailable,
     UpdateMemory,
     VectorUpdate,
+    decode_cursor,
+    encode_cursor,
 )
 
 __all__ = ["SqliteMemoryStore"]
@@ -70,6 +71,7 @@ CREATE TABLE IF NOT EXISTS applied (
 ) WITHOUT ROWID;
 """
 
+_IN_CHUNK = 500  # ids per IN (...) list, well under SQLite's bound-parameter limit
 LOG_KEPT = 256  # change-log entries kept per user (older gaps reload everything)
 
 _MEMORY_COLUMNS = "id, text, meta, created_at, updated_at, vec, emb, dims, hash, rev"
@@ -81,20 +83,6 @@ def _memory(row: sqlite3.Row | tuple[Any, ...]) -> MemoryRecord:
         created_at=row[3], updated_at=row[4], vector=bytes(row[5]), embedder_id=row[6],
         dims=row[7], hash=row[8], revision=row[9],
     )
-
-
-def _encode_cursor(memory_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": memory_id}).encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        after = json.loads(base64.urlsafe_b64decode(cursor.encode()))["after"]
-    except (ValueError, KeyError, TypeError) as error:
-        raise ValueError("invalid cursor") from error
-    if not isinstance(after, str):
-        raise ValueError("invalid cursor")
-    return after
 
 
 class SqliteMemoryStore:
@@ -206,14 +194,14 @@ class SqliteMemoryStore:
         self, user_id: str, limit: int, cursor: str | None
     ) -> tuple[list[MemoryRecord], str | None]:
         """See `MemoryStore.list_memories`."""
-        after = _decode_cursor(cursor) if cursor else ""
+        after = decode_cursor(cursor) if cursor else ""
         rows = self._db().execute(
             f"SELECT {_MEMORY_COLUMNS} FROM memories WHERE user_id = ? AND id > ? "
             "ORDER BY id LIMIT ?",
             (user_id, after, limit + 1),
         ).fetchall()
         records = [_memory(row) for row in rows[:limit]]
-        next_cursor = _encode_cursor(records[-1].id) if len(rows) > limit else None
+        next_cursor = encode_cursor(records[-1].id) if len(rows) > limit else None
         return records, next_cursor
 
     def count_memories(self, user_id: str) -> int:
@@ -231,6 +219,23 @@ class SqliteMemoryStore:
             (user_id, memory_id),
         ).fetchall()
         return [HistoryRecord(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def histories(self, user_id: str,
+                  memory_ids: Sequence[str]) -> dict[str, list[HistoryRecord]]:
+        """See `MemoryStore.histories`."""
+        found: dict[str, list[HistoryRecord]] = {}
+        ids = list(dict.fromkeys(memory_ids))
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start:start + _IN_CHUNK]
+            rows = self._db().execute(
+                "SELECT memory_id, memory, event, at, previous FROM history "
+                f"WHERE user_id = ? AND memory_id IN ({', '.join('?' * len(chunk))}) "
+                "ORDER BY memory_id, at, seq",
+                (user_id, *chunk),
+            ).fetchall()
+            for r in rows:
+                found.setdefault(r[0], []).append(HistoryRecord(r[0], r[1], r[2], r[3], r[4]))
+        return found
 
     def get_job(self, user_id: str, job_id: str) -> JobRecord | None:
         """See `MemoryStore.get_job`."""
@@ -340,6 +345,14 @@ class SqliteMemoryStore:
             if removed:
                 self._bump(db, user_id, "DELETE", memory_id)
         return bool(removed or purged)
+
+    def forget_user(self, user_id: str, budget_s: float) -> None:
+        """See `MemoryStore.forget_user`: one transaction, so all of it or nothing."""
+        del budget_s  # a local file deletes a user's rows well within any budget
+        with self._write() as db:
+            for table in ("memories", "history", "jobs", "applied", "memory_log"):
+                db.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
+            db.execute("UPDATE meta SET version = version + 1 WHERE user_id = ?", (user_id,))
 
     def put_job(self, user_id: str, job: JobRecord) -> None:
         """See `MemoryStore.put_job`."""
