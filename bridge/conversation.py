@@ -7,8 +7,7 @@
 * :class:`~bridge.turns.TurnCoordinator` is the turn state (one response at a time, one
   follow-up ``response.create`` per response's calls, idle for rollover and input);
 * :class:`~bridge.tool_runner.ToolRunner` runs function calls concurrently, one answer each;
-* :class:`~bridge.playback.Playback` plays reply audio and handles barge-in.
-
+* :class:`~bridge.playback.Playback` plays reply audio and handles barge-in;
 * :class:`~bridge.spoken_question.SpokenQuestions` has the assistant read the bridge's own
   confirmation question word for word.
 
@@ -40,6 +39,7 @@ from bridge.tool_runner import ToolRunner
 from bridge.turns import TurnCoordinator
 
 __all__ = ["BridgeExit", "Conversation", "ConversationSettings"]
+
 
 class Conversation:
     """Runs the bridge's realtime conversation until input ends, goodbye, or a fatal error."""
