@@ -240,6 +240,11 @@ class Conversation:
 
     # --- server events ------------------------------------------------------------------------
 
+    @property
+    def handled_events(self) -> frozenset[type[object]]:
+        """The server event models this conversation acts on."""
+        return self._table.kinds
+
     async def handle(self, event: events.ServerEvent) -> None:
         """Act on one parsed server event of the current session."""
         await self._table.dispatch(event)

@@ -62,6 +62,11 @@ class EventTable:
         """Handle events of model ``kind`` with ``handler`` (one handler per model)."""
         self._handlers[kind] = handler
 
+    @property
+    def kinds(self) -> frozenset[type[object]]:
+        """The event models that have a handler."""
+        return frozenset(self._handlers)
+
     async def dispatch(self, event: ServerEvent) -> None:
         """Run the handler of ``event``'s model, if there is one."""
         handler = self._handlers.get(type(event))

@@ -131,3 +131,16 @@ def test_audio_delta_decodes_and_tolerates_bad_base64():
     # "A" is not valid base64 (a lone character cannot be padded).
     bad = events.parse_server_event({"type": "response.output_audio.delta", "delta": "A"})
     assert isinstance(bad, events.AudioDelta) and bad.pcm() == b""
+
+
+async def test_conversation_handles_every_parsed_event_model():
+    from bridge.api_client import ApiClient
+    from bridge.conversation import Conversation, ConversationSettings
+
+    api = ApiClient("http://127.0.0.1:9", "token")
+    try:
+        conversation = Conversation(ConversationSettings(), api, router=None,  # type: ignore[arg-type]
+                                    tools=[])
+        assert conversation.handled_events == frozenset(events.SERVER_EVENT_MODELS.values())
+    finally:
+        await api.close()

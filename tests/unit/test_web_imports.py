@@ -8,7 +8,8 @@ from pathlib import Path
 from tests.unit.test_bridge_imports import find_cycle
 
 WEB = Path(__file__).resolve().parents[2] / "web"
-IMPORT = re.compile(r"""^\s*import\s[^;]*?from\s+["']\./([\w-]+)\.js["']""", re.MULTILINE | re.DOTALL)
+IMPORT = re.compile(r"""^\s*import\s[^;]*?from\s+["']\./([\w-]+)\.js["']""",
+                    re.MULTILINE | re.DOTALL)
 
 
 def web_graph() -> dict[str, set[str]]:
