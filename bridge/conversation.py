@@ -28,7 +28,7 @@ from bridge.audio import AudioInput, AudioOutput
 from bridge.config import ConversationSettings
 from bridge.confirm import UtteranceConfirmer
 from bridge.context import ConversationLog
-from bridge.host import EventTable
+from bridge.host import EventTable, StateSignal
 from bridge.lines import LineSource
 from bridge.playback import Playback
 from bridge.realtime_session import SESSION_ERRORS, BridgeExit, RealtimeSessions
@@ -71,7 +71,7 @@ class Conversation:
         self._tg: asyncio.TaskGroup | None = None
         self._ended = asyncio.Event()
         self._exit = BridgeExit(0)
-        self._state = asyncio.Condition()
+        self._signal = StateSignal()
         self._event_counter = 0
         self.questions = SpokenQuestions(self, self.turns, status=self.status, err=self.err,
                                          wait_s=settings.idle_wait_s)
@@ -163,17 +163,11 @@ class Conversation:
 
     async def notify(self) -> None:
         """Wake whatever waits on the turn state."""
-        async with self._state:
-            self._state.notify_all()
+        await self._signal.notify()
 
     async def wait_until(self, predicate: Callable[[], bool], timeout_s: float) -> bool:
         """Wait until ``predicate()`` holds (checked on each notify); False on timeout."""
-        try:
-            async with asyncio.timeout(timeout_s), self._state:
-                await self._state.wait_for(predicate)
-        except TimeoutError:
-            return False
-        return True
+        return await self._signal.wait_until(predicate, timeout_s)
 
     async def send(self, event: dict[str, Any]) -> None:
         """Send a client event on the current realtime session."""

@@ -3,7 +3,8 @@
 :class:`bridge.conversation.Conversation` implements :class:`ConversationHost`; the tool runner
 and the realtime session owner are given it, so neither imports the conversation (no loop) and
 each can be driven by a small stand-in. :class:`EventTable` maps each parsed event model to its
-handler; registering checks the handler's type against the model's.
+handler; registering checks the handler's type against the model's. :class:`StateSignal` is the
+wait-and-wake both use for the turn state.
 """
 
 from __future__ import annotations
@@ -50,6 +51,27 @@ class ConversationHost(Protocol):
     async def handle(self, event: ServerEvent) -> None:
         """Act on one parsed server event of the current session."""
         ...
+
+
+class StateSignal:
+    """Wakes whoever waits for a condition on the turn state once that state changes."""
+
+    def __init__(self) -> None:
+        self._changed = asyncio.Condition()
+
+    async def notify(self) -> None:
+        """The state changed: re-check every waiting predicate."""
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout_s: float) -> bool:
+        """Wait until ``predicate()`` holds (checked now and on each notify); False on timeout."""
+        try:
+            async with asyncio.timeout(timeout_s), self._changed:
+                await self._changed.wait_for(predicate)
+        except TimeoutError:
+            return False
+        return True
 
 
 class EventTable:

@@ -1,7 +1,7 @@
 """A stand-in for the conversation the bridge's parts run in (``bridge.host.ConversationHost``).
 
-It records what the parts send and ask for; its waits use a real ``asyncio.Condition`` like the
-conversation's, so a part under test blocks and wakes as it would in the bridge.
+It records what the parts send and ask for; its waits are the conversation's own
+``StateSignal``, so a part under test blocks and wakes as it would in the bridge.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
+
+from bridge.host import StateSignal
 
 
 class Host:
@@ -19,7 +21,7 @@ class Host:
         self.requests: list[dict[str, Any]] = []
         self.tasks: list[asyncio.Task[Any]] = []
         self.ended = False
-        self.state = asyncio.Condition()
+        self.signal = StateSignal()
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro, name=name)
@@ -39,16 +41,10 @@ class Host:
         await self.notify()
 
     async def wait_until(self, predicate: Callable[[], bool], timeout_s: float) -> bool:
-        try:
-            async with asyncio.timeout(timeout_s), self.state:
-                await self.state.wait_for(predicate)
-        except TimeoutError:
-            return False
-        return True
+        return await self.signal.wait_until(predicate, timeout_s)
 
     async def notify(self) -> None:
-        async with self.state:
-            self.state.notify_all()
+        await self.signal.notify()
 
     async def handle(self, event: Any) -> None:
         raise AssertionError("no part under test hands events back")
