@@ -134,9 +134,11 @@ def load_precomputed(path: Path, conversations: Sequence[Conversation]) -> Preco
 def make_named_embedder(name: str) -> Embedder:
     if name == "local":
         return LocalMiniLMEmbedder()
+    if name == "local-int8":
+        return LocalMiniLMEmbedder("int8")
     if name == "hashing":
         return HashingEmbedder(256)
-    raise SystemExit(f"unknown embedder {name!r} (local, hashing)")
+    raise SystemExit(f"unknown embedder {name!r} (local, local-int8, hashing)")
 
 
 @dataclass
@@ -388,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--embedder",
         action="append",
-        choices=("local", "hashing"),
+        choices=("local", "local-int8", "hashing"),
         help="embedder(s) to evaluate; repeat to compare (default: local)",
     )
     parser.add_argument(

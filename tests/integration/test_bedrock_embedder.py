@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from tests.fakes.bedrock import FakeBedrock, fake_embedding
+from tests.fakes.bedrock import TITAN_MAX_TOKENS, FakeBedrock, count_tokens, fake_embedding
 from voice_agent.memory.embedding import (
     BedrockTitanEmbedder,
     EmbeddingUnavailable,
@@ -17,6 +18,7 @@ from voice_agent.memory.embedding import (
     make_embedder,
     reset_embedder_cache,
 )
+from voice_agent.memory.embedding.bedrock import cut_for_titan
 
 TITAN = "amazon.titan-embed-text-v2:0"
 
@@ -195,3 +197,80 @@ def test_fake_converse_returns_scripted_responses_in_order(fake_bedrock: FakeBed
     assert request.body["messages"][0]["content"][0]["text"] == "Sam works at Acme"
     with pytest.raises(client.exceptions.InternalServerException):
         client.converse(modelId="m", messages=[{"role": "user", "content": [{"text": "x"}]}])
+
+
+# --- Titan's input limits: 50,000 characters and 8,192 tokens --------------------------------
+
+_PROSE = (
+    "Sam moved to Lisbon in 2021 and works remotely for a Berlin start-up; on weekends she "
+    "surfs at Carcavelos, cooks bacalhau for friends and reads about urban gardening. "
+)
+
+
+def test_fake_bedrock_refuses_text_over_token_limit_control(fake_bedrock: FakeBedrock) -> None:
+    # Given a 60,000-character text sent as it is (what the embedder did before cutting)
+    text = (_PROSE * 400)[:60_000]
+    client = make_bedrock_client()
+
+    # Then the fake refuses it as Bedrock does (the limit the next tests rely on is real)
+    body = json.dumps({"inputText": text[:49_000], "dimensions": 256})
+    with pytest.raises(Exception, match="Too many input tokens"):
+        client.invoke_model(modelId=TITAN, body=body)
+    assert count_tokens(text[:49_000]) > TITAN_MAX_TOKENS
+
+
+def test_embed_60000_chars_is_cut_within_token_limit_and_embedded(
+    fake_bedrock: FakeBedrock,
+) -> None:
+    # Given a 60,000-character text, more than both of Titan's limits
+    text = (_PROSE * 400)[:60_000]
+
+    # When
+    vectors = _embedder(256).embed([text])
+
+    # Then one request was made, with a prefix of the text within 8,192 tokens
+    [request] = fake_bedrock.embedding_requests()
+    sent = request.body["inputText"]
+    assert text.startswith(sent)
+    assert count_tokens(sent) <= TITAN_MAX_TOKENS
+    assert len(sent) > 20_000  # not cut needlessly short for ordinary prose
+    np.testing.assert_allclose(vectors[0], fake_embedding(sent, 256), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " ".join(str(n * 7919) for n in range(12_000)),  # numbers: many tokens per character
+        "東京に住んでいるサムはデータエンジニアです。" * 3_000,  # CJK: a token per character
+        "x" * 60_000,  # one long run of letters
+    ],
+    ids=["digits", "cjk", "one-word"],
+)
+def test_embed_dense_texts_stays_within_token_limit(fake_bedrock: FakeBedrock, text: str) -> None:
+    vectors = _embedder(256).embed([text])
+
+    sent = fake_bedrock.embedding_requests()[-1].body["inputText"]
+    assert count_tokens(sent) <= TITAN_MAX_TOKENS
+    assert vectors.shape == (1, 256)
+
+
+def test_embed_retries_once_at_half_length_when_bedrock_counts_more_tokens(
+    fake_bedrock: FakeBedrock,
+) -> None:
+    # Given Bedrock refusing the first request on tokens (its count above the estimate)
+    fake_bedrock.fail_next(
+        1, 400, "ValidationException", "Too many input tokens. Max input tokens: 8192"
+    )
+    text = _PROSE * 20
+
+    vectors = _embedder(256).embed([text])
+
+    first, second = fake_bedrock.embedding_requests()
+    assert first.body["inputText"] == cut_for_titan(text)
+    assert second.body["inputText"] == text[: len(text) // 2]
+    assert vectors.shape == (1, 256)
+
+
+def test_cut_for_titan_keeps_short_text_whole() -> None:
+    assert cut_for_titan("Likes green tea") == "Likes green tea"
+    assert cut_for_titan(_PROSE * 10) == _PROSE * 10

@@ -8,11 +8,12 @@ without details (the details go to the log, with the correlation id).
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
@@ -24,6 +25,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from voice_agent.body_checks import MAX_BODY_BYTES as MAX_BODY_BYTES
 from voice_agent.body_checks import check_body
 from voice_agent.errors import ApiError
+from voice_agent.snapstart import register_hooks
 
 SERVICE = "voice-agent"
 
@@ -32,7 +34,25 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace="VoiceAgent", service=SERVICE)
-tracer = Tracer(service=SERVICE)
+# Every function imports this module at init, so each one registers the SnapStart hooks.
+register_hooks()
+
+
+_TRACED_MODULES = ("botocore", "httpx")
+
+
+def tracing_enabled() -> bool:
+    """Whether X-Ray tracing is on: Powertools' own rule, decided without importing the SDK.
+
+    On inside Lambda (``LAMBDA_TASK_ROOT``) unless ``POWERTOOLS_TRACE_DISABLED`` is truthy or
+    the code runs under ``sam local``. Building a Powertools ``Tracer`` imports the X-Ray SDK
+    and with it botocore (about half of a cold import) even when it then disables itself, so
+    no Tracer is built when this is False.
+    """
+    disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower()
+    if disabled in ("1", "true", "yes", "on", "y", "t"):
+        return False
+    return bool(os.environ.get("LAMBDA_TASK_ROOT")) and not os.environ.get("AWS_SAM_LOCAL")
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -122,10 +142,20 @@ def caller_id(app: APIGatewayHttpResolver) -> str:
 def lambda_entry(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """Wrap ``app.resolve`` with logging (correlation id), metrics and tracing."""
 
+    def resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return rejected_body_response(event) or app.resolve(event, context)
+
+    if tracing_enabled():
+        from aws_lambda_powertools import Tracer
+
+        # Only the two clients the functions use (boto3 and httpx): patching "all" also
+        # imports and wraps requests, sqlite3 and http.client on every cold start.
+        tracer = Tracer(service=SERVICE, patch_modules=_TRACED_MODULES)
+        resolve = tracer.capture_lambda_handler(capture_response=False)(resolve)
+
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @metrics.log_metrics
-    @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return rejected_body_response(event) or app.resolve(event, context)
+        return resolve(event, context)
 
     return handler

@@ -27,6 +27,15 @@ def shared_client(timeout_s: float) -> httpx.Client:
         return client
 
 
+def reset_clients() -> None:
+    """Closes and forgets the pooled clients (after a SnapStart restore; tests)."""
+    with _lock:
+        clients = list(_clients.values())
+        _clients.clear()
+    for client in clients:
+        client.close()
+
+
 def post_json(url: str, body: dict[str, Any], *, api_key: str, timeout_s: float,
               service: str) -> dict[str, Any]:
     """POST ``body`` with a bearer key and return the JSON object answered.

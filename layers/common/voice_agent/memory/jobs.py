@@ -138,6 +138,11 @@ def set_local_dispatcher(fn: Dispatcher | None) -> None:
 _queues: dict[str, JobQueue] = {}
 
 
+def reset_job_queues() -> None:
+    """Forgets the cached queues and their clients (after a SnapStart restore)."""
+    _queues.clear()
+
+
 def make_job_queue() -> JobQueue:
     """The configured job queue (cached per process).
 

@@ -16,7 +16,7 @@ import re
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -241,10 +241,16 @@ def _upstream_errors() -> Iterator[None]:
 upstream_errors = _upstream_errors
 
 
-def _embed(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
-    if not texts:
-        return np.zeros((0, embedder.dimensions), dtype=np.float32)
-    return embedder.embed(list(texts))
+def _embed(embedder: Embedder, texts: Sequence[str],
+           known: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+    """Embeds texts in one batch: each distinct text once, none already in ``known``."""
+    result = np.zeros((len(texts), embedder.dimensions), dtype=np.float32)
+    known = known or {}
+    missing = list(dict.fromkeys(t for t in texts if t not in known))
+    fresh = dict(zip(missing, embedder.embed(missing), strict=True)) if missing else {}
+    for row, text in enumerate(texts):
+        result[row] = known[text] if text in known else fresh[text]
+    return result
 
 
 # --- the warm per-user index ----------------------------------------------------------------
@@ -595,8 +601,13 @@ class JobFailed(Exception):
     """The job could not finish now; the message should be retried (then dead-lettered)."""
 
 
-def _plan(user_id: str, message: JobMessage, deps: MemoryDeps) -> dict[str, Any]:
-    """Decides the changes of a job: facts, near-duplicate merging, then LLM decisions."""
+def _plan(user_id: str, message: JobMessage, deps: MemoryDeps,
+          vectors_by_text: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Decides the changes of a job: facts, near-duplicate merging, then LLM decisions.
+
+    The facts' vectors are left in ``vectors_by_text`` so applying the plan in the same run
+    does not embed them again.
+    """
     llm = deps.llm
     user_turns = [t.content.strip() for t in message.messages if t.role == "user"]
     if llm is None:
@@ -608,6 +619,7 @@ def _plan(user_id: str, message: JobMessage, deps: MemoryDeps) -> dict[str, Any]
     facts = [f[:MAX_MEMORY_CHARS] for f in facts]
     embedder = deps.embedder
     vectors = _embed(embedder, facts)
+    vectors_by_text.update(zip(facts, vectors, strict=True))
     index, records = load_index(user_id, deps)
     known = {r.hash for r in records.values()}
 
@@ -662,12 +674,12 @@ def _plan(user_id: str, message: JobMessage, deps: MemoryDeps) -> dict[str, Any]
             "llm": llm.id if llm else "none", "facts": len(facts)}
 
 
-def _apply_plan(user_id: str, message: JobMessage, plan: dict[str, Any],
-                deps: MemoryDeps) -> list[dict[str, Any]]:
+def _apply_plan(user_id: str, message: JobMessage, plan: dict[str, Any], deps: MemoryDeps,
+                vectors_by_text: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
     embedder = deps.embedder
     ops = plan["ops"]
     texts = [op["text"] for op in ops if op["event"] in ("ADD", "UPDATE")]
-    vectors = iter(_embed(embedder, texts))  # before any write
+    vectors = iter(_embed(embedder, texts, vectors_by_text))  # before any write
     limit = max_memories_per_user()
     results: list[dict[str, Any]] = []
     for n, op in enumerate(ops):
@@ -728,12 +740,13 @@ def run_job(message: JobMessage, deps: MemoryDeps) -> JobResponse:
     job = job or JobRecord(message.job_id, "queued", created_at=now)
     job.attempts += 1
     job.updated_at = now
+    vectors_by_text: dict[str, np.ndarray] = {}
     try:
         if job.plan is None:
-            job.plan = _plan(user_id, message, deps)
+            job.plan = _plan(user_id, message, deps, vectors_by_text)
             job.status = "queued"
             store.put_job(user_id, job)
-        job.results = _apply_plan(user_id, message, job.plan, deps)
+        job.results = _apply_plan(user_id, message, job.plan, deps, vectors_by_text)
     except MemoryLimitReached:
         # Retrying cannot help until the user deletes memories: fail visibly, no retry.
         job.status, job.error, job.updated_at = "failed", "memory limit reached", now_iso()

@@ -1,0 +1,240 @@
+"""The paths a user waits on, each next to its floor measured in the same run.
+
+One process: ``voice-agent dev`` (the Starlette app on uvicorn, as ``voice-agent dev`` runs it)
+with the bundled MiniLM, a bare Starlette route on an identical uvicorn server, and the
+loopback fake of OpenAI's client-secrets endpoint. Every figure is sequential over one
+keep-alive connection (p50/p95 over --requests calls):
+
+* dev-server overhead: ``GET /api/health`` through the dev server vs the bare Starlette route
+  (target ≤ 1.3×);
+* memory search at --size memories vs query embedding + ranking (in process) + a health round
+  trip (target ≤ 1.3×);
+* adds (``infer=false``) through the API at that size, per second (target ≥ 2 × 45/s);
+* ``POST /api/voice-agent`` minus a direct call to the same fake OpenAI, vs a health round
+  trip (target ≤ 2 ms beyond it), with the user's index warm (profile prefetch on).
+
+    uv run python benchmarks/bench_paths.py [--size 10000] [--requests 300]
+
+The embedding, cold-start and bridge rows of the table are printed by bench_embedding.py,
+bench_cold_start.py and bench_desktop_call.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+WORDS = (
+    "Sam Ana Omar Lisbon Berlin Porto tea coffee dog cat chess tennis sister brother Acme "
+    "teacher nurse engineer sushi mango climbing sailing July May birthday trip book film"
+).split()
+
+
+def fact(rng: random.Random) -> str:
+    """A short synthetic memory."""
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 10)))
+
+
+def free_port() -> int:
+    """A free loopback port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(app: object) -> str:
+    """Runs app on uvicorn in a thread (as `voice-agent dev` does); returns its base URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")  # type: ignore[arg-type]
+    )
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.02)
+    return f"http://127.0.0.1:{port}"
+
+
+def timed_ms(call: Callable[[int], object], count: int) -> list[float]:
+    """Milliseconds of each call after 20 warm-up calls."""
+    for i in range(20):
+        call(i)
+    times = []
+    for i in range(count):
+        started = time.perf_counter()
+        call(i)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def p50(times: list[float]) -> float:
+    """Median."""
+    return statistics.median(times)
+
+
+def p95(times: list[float]) -> float:
+    """95th percentile."""
+    return float(np.percentile(times, 95))
+
+
+def row(name: str, times: list[float]) -> None:
+    """Prints one p50/p95 line."""
+    print(f"  {name:58s} p50 {p50(times):7.2f} ms  p95 {p95(times):7.2f} ms")
+
+
+def main() -> None:
+    """Runs every measurement and prints the table rows with their references."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from tests.fakes.openai_realtime_api import FakeOpenAI
+
+    fake_openai = FakeOpenAI()
+    fake_openai.__enter__()
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-paths-"))
+    os.environ.update(
+        EMBEDDINGS="local",
+        MEMORY_MAX_PER_USER="1000000",
+        VOICE_AGENT_DATA_DIR=str(data_dir),
+        OPENAI_API_KEY="sk-bench",
+        OPENAI_BASE_URL=fake_openai.base_url,
+        SESSION_RATE_LIMIT="0",
+    )
+    from voice_agent.memory.models import AddMemoryRequest
+    from voice_agent.memory.service import add_memories, load_index, memory_deps
+    from voice_agent_cli.devserver import create_app
+
+    dev_app = create_app(data_dir)
+    dev = serve(dev_app)
+
+    async def bare_health(request: object) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    bare = serve(Starlette(routes=[Route("/api/health", bare_health)]))
+    print(
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, Python "
+        f"{sys.version.split()[0]}; {args.requests} sequential requests per figure, one "
+        f"keep-alive connection; {args.size} memories, bundled MiniLM (onnxruntime)"
+    )
+
+    rng = random.Random(7)
+    user = "bench-user"
+    deps = memory_deps()
+    started = time.perf_counter()
+    batch = 50  # the most one add request takes
+    for start in range(0, args.size, batch):
+        texts = [f"{fact(rng)} (#{i})" for i in range(start, min(start + batch, args.size))]
+        add_memories(
+            user,
+            AddMemoryRequest(messages=[{"role": "user", "content": t} for t in texts], infer=False),
+            deps,
+        )
+    print(f"filled {args.size} memories in {time.perf_counter() - started:.1f} s (batches of 50)")
+    headers = {"Authorization": f"Bearer {dev_app.state.issuer.issue(user)}"}
+    queries = [fact(rng) for _ in range(args.requests + 20)]
+
+    with httpx.Client(timeout=30) as client:
+        client.post(f"{dev}/api/memory/search", headers=headers, json={"query": "warm"})
+        health = timed_ms(lambda i: client.get(f"{dev}/api/health"), args.requests)
+        bare_rt = timed_ms(lambda i: client.get(f"{bare}/api/health"), args.requests)
+        print("\ndev-server per-request overhead (target <= 1.3x a bare Starlette route)")
+        row("GET /api/health through voice-agent dev", health)
+        row("the same route on bare Starlette + uvicorn (reference)", bare_rt)
+        print(f"  ratio p50 {p50(health) / p50(bare_rt):.2f}x")
+
+        search = timed_ms(
+            lambda i: client.post(
+                f"{dev}/api/memory/search", headers=headers, json={"query": queries[i]}
+            ),
+            args.requests,
+        )
+        embedder = deps.embedder
+        embed = timed_ms(lambda i: embedder.embed([queries[i]]), args.requests)
+        index, _ = load_index(user, deps)
+        vectors = embedder.embed(queries[:50])
+        ranking = timed_ms(
+            lambda i: index.search(queries[i % 50], vectors[i % 50], embedder.id, 5),
+            args.requests,
+        )
+        floor = p50(embed) + p50(ranking) + p50(health)
+        print(f"\nmemory search at {args.size} memories (target <= 1.3x the floor)")
+        row("POST /api/memory/search through voice-agent dev", search)
+        row("query embedding (in process)", embed)
+        row("ranking (in process, warm index)", ranking)
+        print(
+            f"  floor = embedding + ranking + health round trip = {floor:.2f} ms; ratio p50 "
+            f"{p50(search) / floor:.2f}x"
+        )
+
+        adds = timed_ms(
+            lambda i: client.post(
+                f"{dev}/api/memory",
+                headers=headers,
+                json={"messages": f"{queries[i]} added {i}", "infer": False},
+            ).raise_for_status(),
+            args.requests,
+        )
+        print(f"\nadds (infer=false) through the API at {args.size} memories (target >= 90/s)")
+        row("POST /api/memory infer=false", adds)
+        print(
+            f"  {1000 / statistics.mean(adds):.1f} adds/s sequential; embedding p50 "
+            f"{p50(embed):.2f} ms of it"
+        )
+
+        body = {"model": "gpt-realtime-mini"}
+        mint = timed_ms(
+            lambda i: client.post(f"{dev}/api/voice-agent", headers=headers, json=body),
+            args.requests,
+        )
+        from voice_agent.session.minting import build_client_secret_body, resolve_config
+        from voice_agent.session.models import SessionRequest
+        from voice_agent.session.profile import load_profile
+        from voice_agent.settings import get_settings
+
+        secrets_url = f"{fake_openai.base_url}/realtime/client_secrets"
+        # The very body the handler sends (catalogue and profile included): the fake's own
+        # work on it is part of the reference, not of our overhead.
+        config = resolve_config(SessionRequest(**body), get_settings(), load_profile(user))
+        direct_body = build_client_secret_body(config)
+        direct = timed_ms(
+            lambda i: client.post(
+                secrets_url, json=direct_body, headers={"Authorization": "Bearer sk-bench"}
+            ),
+            args.requests,
+        )
+        own = p50(mint) - p50(direct)
+        print("\nPOST /api/voice-agent own overhead (target <= 2 ms beyond a health round trip)")
+        row("POST /api/voice-agent through voice-agent dev (profile on)", mint)
+        row("direct call to the same fake OpenAI (reference)", direct)
+        print(
+            f"  own overhead p50 {own:.2f} ms; health round trip {p50(health):.2f} ms; beyond it "
+            f"{own - p50(health):.2f} ms"
+        )
+    print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
+    fake_openai.__exit__(None, None, None)
+
+
+if __name__ == "__main__":
+    main()

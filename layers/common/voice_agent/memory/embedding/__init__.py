@@ -1,0 +1,145 @@
+"""Text embedders: the `Embedder` protocol, its implementations and the process-wide factory.
+
+Every embedder returns float32 rows of unit length, so cosine similarity is a dot product.
+Each one has a stable `id` (name and dimension) that is stored with every vector: vectors
+from different ids live in different spaces and are never compared.
+
+One module per embedder: `bedrock` (Titan V2, what Lambda uses), `local` (MiniLM on
+onnxruntime, the local runner's default) and `hashing` (tests and fallbacks). This package
+imports none of them up front: a Lambda function that embeds through Bedrock never loads
+onnxruntime, the tokenizer or the graph builder, and one that does not embed at all loads
+neither numpy nor boto3 from here. The names below are still importable from this package;
+each loads its module on first access.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+from voice_agent.memory.embedding.base import Embedder, EmbeddingUnavailable, normalise_rows
+
+if TYPE_CHECKING:
+    from voice_agent.memory.embedding.bedrock import (
+        DEFAULT_TITAN_DIMENSIONS,
+        DEFAULT_TITAN_MODEL_ID,
+        TITAN_DIMENSIONS,
+        BedrockTitanEmbedder,
+        make_bedrock_client,
+    )
+    from voice_agent.memory.embedding.hashing import HashingEmbedder
+    from voice_agent.memory.embedding.local import LocalMiniLMEmbedder
+
+__all__ = [
+    "DEFAULT_TITAN_DIMENSIONS",
+    "DEFAULT_TITAN_MODEL_ID",
+    "TITAN_DIMENSIONS",
+    "BedrockTitanEmbedder",
+    "Embedder",
+    "EmbeddingUnavailable",
+    "HashingEmbedder",
+    "LocalMiniLMEmbedder",
+    "make_bedrock_client",
+    "make_embedder",
+    "normalise_rows",
+    "reset_embedder_cache",
+]
+
+# Where each lazily exported name lives (one table, read by __getattr__).
+_LAZY_EXPORTS = {
+    "DEFAULT_TITAN_DIMENSIONS": "bedrock",
+    "DEFAULT_TITAN_MODEL_ID": "bedrock",
+    "TITAN_DIMENSIONS": "bedrock",
+    "BedrockTitanEmbedder": "bedrock",
+    "make_bedrock_client": "bedrock",
+    "HashingEmbedder": "hashing",
+    "LocalMiniLMEmbedder": "local",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY_EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+_EMBEDDER_KINDS = ("local", "bedrock", "hashing")
+_embedders: dict[tuple[str, str | None, int | None], Embedder] = {}
+_embedders_lock = threading.Lock()
+
+
+def reset_embedder_cache() -> None:
+    """Forgets the embedders built by `make_embedder` (tests that change the environment)."""
+    with _embedders_lock:
+        _embedders.clear()
+
+
+def _dimensions_from_env() -> int:
+    from voice_agent.memory.embedding.bedrock import DEFAULT_TITAN_DIMENSIONS, TITAN_DIMENSIONS
+
+    raw = os.environ.get("EMBEDDING_DIMENSIONS", "").strip() or str(DEFAULT_TITAN_DIMENSIONS)
+    try:
+        dimensions = int(raw)
+    except ValueError:
+        dimensions = -1
+    if dimensions not in TITAN_DIMENSIONS:
+        raise ValueError(
+            f"EMBEDDING_DIMENSIONS must be one of 256, 512 or 1024 (Titan V2 sizes), got {raw!r}"
+        )
+    return dimensions
+
+
+def _build(kind: str, model_id: str | None, dimensions: int | None) -> Embedder:
+    if kind == "local":
+        from voice_agent.memory.embedding.local import LocalMiniLMEmbedder
+
+        return LocalMiniLMEmbedder()
+    if kind == "hashing":
+        from voice_agent.memory.embedding.hashing import HashingEmbedder
+
+        return HashingEmbedder()
+    from voice_agent.memory.embedding.bedrock import BedrockTitanEmbedder
+
+    assert model_id is not None and dimensions is not None
+    # The client is built on the first embed: the session function's profile prefetch needs
+    # only the embedder's id and should not pay for boto3 there.
+    return BedrockTitanEmbedder(None, model_id, dimensions)
+
+
+def make_embedder(kind: str | None = None) -> Embedder:
+    """Returns the process-wide embedder for the configuration (cached, thread-safe).
+
+    Settings are read from the environment at call time:
+    ``EMBEDDINGS`` (``local`` | ``bedrock`` | ``hashing``; default ``bedrock`` inside Lambda,
+    i.e. when ``AWS_LAMBDA_FUNCTION_NAME`` is set, else ``local``), and for Bedrock
+    ``EMBEDDING_MODEL_ID`` (default Titan V2) and ``EMBEDDING_DIMENSIONS`` (256/512/1024,
+    default 512).
+
+    Args:
+        kind: Overrides ``EMBEDDINGS``.
+
+    Raises:
+        ValueError: Unknown kind or unsupported dimensions.
+    """
+    if kind is None:
+        default = "bedrock" if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else "local"
+        kind = os.environ.get("EMBEDDINGS", "").strip().lower() or default
+    if kind not in _EMBEDDER_KINDS:
+        raise ValueError(f"EMBEDDINGS must be one of {', '.join(_EMBEDDER_KINDS)}, got {kind!r}")
+    model_id: str | None = None
+    dimensions: int | None = None
+    if kind == "bedrock":
+        from voice_agent.memory.embedding.bedrock import DEFAULT_TITAN_MODEL_ID
+
+        model_id = os.environ.get("EMBEDDING_MODEL_ID", "").strip() or DEFAULT_TITAN_MODEL_ID
+        dimensions = _dimensions_from_env()
+    key = (kind, model_id, dimensions)
+    with _embedders_lock:
+        embedder = _embedders.get(key)
+        if embedder is None:
+            embedder = _build(kind, model_id, dimensions)
+            _embedders[key] = embedder
+    return embedder

@@ -1,0 +1,55 @@
+"""SnapStart runtime hooks: what every environment restored from one snapshot must not share.
+
+With SnapStart, Lambda runs a function's init once, snapshots the memory and starts later
+environments from copies of it. Whatever init left behind is then identical in all of them:
+the ``random`` module's state (so the backoff jitter would be the same everywhere) and any
+open connection or cached credential (stale, or the same TLS session in many places). The
+after-restore hook therefore reseeds ``random`` and drops every pooled client and cached
+secret this package keeps, so each is built fresh on first use. Only modules already loaded
+are touched: the hook never imports anything new on the restore path.
+
+``uuid.uuid4``, ``secrets`` and ``os.urandom`` read the kernel's generator on every call and
+need nothing.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import threading
+
+__all__ = ["after_restore", "register_hooks"]
+
+_registered = False
+_registered_lock = threading.Lock()
+
+
+def after_restore() -> None:
+    """Reseeds ``random`` and forgets pooled clients and cached secrets (run after restore)."""
+    random.seed()  # from os.urandom: a fresh state per restored environment
+    loaded = sys.modules
+    if "voice_agent.http" in loaded:
+        loaded["voice_agent.http"].reset_clients()
+    if "voice_agent.ratelimit" in loaded:
+        loaded["voice_agent.ratelimit"].reset_rate_limiter()  # its DynamoDB client
+    if "voice_agent.memory.service" in loaded:
+        loaded["voice_agent.memory.service"].reset_memory_deps()  # store, queue, LLM clients
+    if "voice_agent.memory.jobs" in loaded:
+        loaded["voice_agent.memory.jobs"].reset_job_queues()  # the SQS client
+    if "voice_agent.memory.embedding" in loaded:
+        loaded["voice_agent.memory.embedding"].reset_embedder_cache()  # the Bedrock client
+    if "aws_lambda_powertools.utilities.parameters" in loaded:
+        # Cached secret values and the Secrets Manager client behind them.
+        loaded["aws_lambda_powertools.utilities.parameters"].clear_caches()
+
+
+def register_hooks() -> None:
+    """Registers `after_restore` with the Lambda runtime's hook registry (once per process)."""
+    global _registered
+    with _registered_lock:
+        if _registered:
+            return
+        from snapshot_restore_py import register_after_restore
+
+        register_after_restore(after_restore)
+        _registered = True
