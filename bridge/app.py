@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import copy
 import logging
+import os
 import signal
 import sys
 from typing import Any
@@ -94,7 +95,9 @@ async def _serve(config: BridgeConfig, policy: Policy, audit: AuditLog,
             return 1
         executor = DesktopExecutor(started, policy, TerminalConfirmer(
             lines, timeout_s=policy.question_timeout_s), audit, source="serve")
-        return await serve(executor, port=config.port, origins=config.allow_origins)
+        with _ctrl_break_noted() as interrupted:
+            code = await serve(executor, port=config.port, origins=config.allow_origins)
+        return 130 if interrupted else code
 
 
 def _api_and_token(config: BridgeConfig) -> tuple[str, str]:
@@ -184,18 +187,70 @@ async def _desktop(client: DesktopClient | None) -> Any:
 
 
 @contextlib.contextmanager
+def _ctrl_break_noted() -> Any:
+    """Yield a list that gets an entry when Ctrl-Break ended ``--serve`` (Windows).
+
+    uvicorn stops on Ctrl-C and Ctrl-Break and raises the signal again once it has shut down.
+    Ctrl-C then becomes KeyboardInterrupt (exit code 130, as on POSIX); Ctrl-Break's default
+    action would kill the process without the MCP server's shutdown, so it is noted here
+    instead and reported with the same code.
+    """
+    noted: list[int] = []
+    sigbreak = getattr(signal, "SIGBREAK", None)
+    if sigbreak is None:
+        yield noted
+        return
+    previous = signal.signal(sigbreak, lambda sig, _frame: noted.append(sig))
+    try:
+        yield noted
+    finally:
+        signal.signal(sigbreak, previous)
+
+
+@contextlib.contextmanager
 def _sigint_stops(conversation: Conversation) -> Any:
-    """Ctrl-C (and SIGTERM) end the conversation through its normal shutdown path."""
+    """Ctrl-C (and SIGTERM, or Ctrl-Break on Windows) end the conversation through its normal
+    shutdown path."""
+    with stop_signals(lambda: conversation.stop(130, "interrupted")):
+        yield
+
+
+def _signals() -> list[signal.Signals]:
+    names = ("SIGINT", "SIGTERM", "SIGBREAK")  # SIGBREAK exists only on Windows
+    return [getattr(signal, name) for name in names if hasattr(signal, name)]
+
+
+@contextlib.contextmanager
+def stop_signals(stop: Any) -> Any:
+    """Call ``stop()`` on the running loop when the process is asked to stop.
+
+    The loop's own handlers are used where they exist (POSIX). Windows has none
+    (``add_signal_handler`` raises NotImplementedError): there a plain ``signal.signal``
+    handler hands the stop to the loop thread-safely, so Ctrl-C and Ctrl-Break take the same
+    clean path (close the session, end the MCP server, print the summary) instead of a
+    KeyboardInterrupt tearing the tasks down. The previous handlers are put back on exit.
+    """
     loop = asyncio.get_running_loop()
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    on_loop: list[signal.Signals] = []
+    previous: dict[signal.Signals, Any] = {}
+    for sig in _signals():
         try:
-            loop.add_signal_handler(sig, conversation.stop, 130, "interrupted")
-            installed.append(sig)
+            loop.add_signal_handler(sig, stop)
+            on_loop.append(sig)
+            continue
         except (NotImplementedError, RuntimeError, ValueError):
-            pass  # Windows: KeyboardInterrupt cancels the run instead
+            pass
+        if sig == getattr(signal, "SIGTERM", None) and os.name == "nt":
+            continue  # Windows never delivers SIGTERM to a console program
+        try:
+            previous[sig] = signal.signal(
+                sig, lambda _sig, _frame: loop.call_soon_threadsafe(stop))
+        except (ValueError, OSError):
+            pass  # not the main thread: the caller's own Ctrl-C handling applies
     try:
         yield
     finally:
-        for sig in installed:
+        for sig in on_loop:
             loop.remove_signal_handler(sig)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
 
-DEFAULT_AUDIT_PATH = Path.home() / ".voice-agent" / "audit.jsonl"
+
+def default_audit_path(*, windows: bool | None = None) -> Path:
+    """Where the audit log goes without ``--audit-log``.
+
+    ``~/.voice-agent/audit.jsonl``; on Windows ``%LOCALAPPDATA%\\voice-agent\\audit.jsonl``,
+    the per-user, non-roaming place for an application's own data.
+    """
+    if windows is None:
+        windows = os.name == "nt"
+    if windows:
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "voice-agent" / "audit.jsonl"
+    return Path.home() / ".voice-agent" / "audit.jsonl"
+
+
+DEFAULT_AUDIT_PATH = default_audit_path()
 
 
 class AuditLog:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import sys
+from typing import Any
 
 from bridge.config import DEFAULT_MAX_SESSION_S, DEFAULT_ORIGINS, DEFAULT_PORT, BridgeConfig
 from voice_agent import catalogue
@@ -45,7 +48,8 @@ def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"assistant voice (default: the API's, {catalogue.DEFAULT_VOICE})")
     parser.add_argument("--audit-log", metavar="FILE",
                         help="JSONL audit log of desktop actions (default "
-                             "~/.voice-agent/audit.jsonl)")
+                             "~/.voice-agent/audit.jsonl; on Windows "
+                             "%%LOCALAPPDATA%%\\voice-agent\\audit.jsonl)")
     parser.add_argument("--max-session-s", type=float, default=DEFAULT_MAX_SESSION_S,
                         help="renew the realtime session after this many seconds "
                              f"(default {DEFAULT_MAX_SESSION_S}; the server's limit is 3600)")
@@ -63,18 +67,43 @@ def config_from_args(args: argparse.Namespace) -> BridgeConfig:
         max_session_s=args.max_session_s)
 
 
+def utf8_pipes(streams: tuple[Any, ...] | None = None, *, windows: bool | None = None
+               ) -> None:
+    """Read and write UTF-8 on redirected standard streams under Windows.
+
+    A Windows console speaks Unicode already, but a pipe gets the ANSI code page (cp1252), in
+    which typed accents arrive garbled and printing "…" or "°" raises UnicodeEncodeError.
+    Elsewhere (and on a console) nothing changes.
+
+    Args:
+        streams: the streams to adjust (default stdin, stdout, stderr).
+        windows: behave as on Windows (default: on Windows).
+    """
+    if windows is None:
+        windows = os.name == "nt"
+    if not windows:
+        return
+    for stream in streams if streams is not None else (sys.stdin, sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is None or stream.isatty():
+            continue
+        with contextlib.suppress(ValueError, OSError):  # already read from, or closed
+            reconfigure(encoding="utf-8", errors="replace")
+
+
 def run_bridge(args: argparse.Namespace) -> int:
     """Run the bridge as the command line asked; returns the process exit code."""
     from bridge.app import UsageError, run  # the assembly imports the MCP SDK: only when run
 
+    utf8_pipes()
     try:
         return asyncio.run(run(config_from_args(args)))
     except UsageError as exc:
         print(f"voice-agent bridge: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        # Only reached where no signal handler could be installed (Windows): resources were
-        # closed by the cancelled tasks' cleanup.
+        # Only reached when Ctrl-C comes before the conversation's own handler is installed
+        # (or after it is removed): resources were closed by the cancelled tasks' cleanup.
         return 130
 
 

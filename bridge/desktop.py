@@ -17,7 +17,7 @@ from typing import Any
 from bridge import tool_names
 from bridge.audit import AuditLog
 from bridge.confirm import Confirmer, ConfirmRequest, Verdict
-from bridge.effects import Focus, ToolFacts
+from bridge.effects import Focus, ToolFacts, fold
 from bridge.focus import FocusTracker, parse_snapshot
 from bridge.mcp_client import DesktopClient, ToolResult
 from bridge.policy import SELF_CONFIRMATION_KEYS, Action, Decision, Policy
@@ -81,7 +81,7 @@ class DesktopExecutor:
         if not self.handles(name):
             return self.refuse_unknown(name, arguments)
         try:
-            canonical = tool_names.to_canonical(name, arguments)
+            canonical = [_normalised(step) for step in tool_names.to_canonical(name, arguments)]
             steps = tool_names.for_server(canonical, self.offered)
         except tool_names.ToolNameError as exc:
             return self._finish(name, arguments, started, "not_run", "error",
@@ -203,6 +203,15 @@ class DesktopExecutor:
         self._record(name, arguments, started, decision, status,
                      detail or (outcome.text[:200] if outcome.is_error else ""))
         return outcome
+
+
+def _normalised(step: tool_names.ToolStep) -> tool_names.ToolStep:
+    """The step with its ``mode`` spelt as the policy read it (``" Delete"`` → ``"delete"``),
+    so what runs is exactly what was judged and asked about."""
+    mode = step.arguments.get("mode")
+    if not isinstance(mode, str):
+        return step
+    return tool_names.ToolStep(step.name, {**step.arguments, "mode": fold(mode)})
 
 
 def _merge(results: list[ToolResult]) -> DesktopOutcome:

@@ -2,17 +2,28 @@
 
 The MCP SDK's client is built on anyio task groups, which must be entered and left by the same
 task; so one owner task holds the connection for its whole life and the other tasks only call
-``call_tool`` on it. The SDK is imported on first use: it takes seconds to import, and a bridge
-without a desktop server should start at once.
+``call_tool`` on it.
+
+The client offers no MCP sampling: Windows-MCP's ``Scrape`` is asked for ``use_sampling: false``
+(see :mod:`bridge.tool_names`), and a server that asks anyway gets the SDK's refusal and
+falls back to the raw page, which :func:`bridge.page_text.compact_page` cuts down for speech.
+
+The SDK is imported on first use: it takes seconds to import, and a bridge without a desktop
+server should start at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shlex
 from dataclasses import dataclass, field
 from typing import Any
+
+from bridge.page_text import compact_page
+from bridge.tool_names import canonical_name
+from voice_agent import desktop_tools
 
 
 class DesktopError(RuntimeError):
@@ -30,11 +41,9 @@ class DesktopTool:
     annotations: dict[str, Any] = field(default_factory=dict)
 
     def as_function_tool(self) -> dict[str, Any]:
-        """The GA realtime function-tool shape (flat; no ``strict``)."""
-        parameters = dict(self.parameters) or {"type": "object", "properties": {}}
-        parameters.setdefault("type", "object")
-        return {"type": "function", "name": self.name, "description": self.description[:1024],
-                "parameters": parameters}
+        """The GA realtime function-tool shape (flat; no ``strict``), converted the same way as
+        the catalogue's recorded tools (see :mod:`voice_agent.desktop_tools`)."""
+        return desktop_tools.function_tool(self.name, self.description, self.parameters)
 
 
 @dataclass
@@ -53,6 +62,25 @@ def _annotations(tool: Any) -> dict[str, Any]:
     if hasattr(raw, "model_dump"):
         return {k: v for k, v in raw.model_dump(by_alias=True).items() if v is not None}
     return dict(raw) if isinstance(raw, dict) else {}
+
+
+def split_command(command: str, *, windows: bool | None = None) -> list[str]:
+    """Split ``--mcp-command`` into the program and its arguments.
+
+    POSIX rules would eat the backslashes of a Windows path (``C:\\Users\\me\\uvx.exe``), so
+    on Windows the string is split on unquoted spaces and double quotes only group.
+
+    Args:
+        command: the command line as typed.
+        windows: split the Windows way (default: on Windows).
+    """
+    if windows is None:
+        windows = os.name == "nt"
+    if not windows:
+        return shlex.split(command)
+    parts = shlex.split(command, posix=False)
+    return [part[1:-1] if len(part) >= 2 and part[0] == part[-1] == '"' else part
+            for part in parts]
 
 
 def parse_header(value: str) -> tuple[str, str]:
@@ -111,7 +139,7 @@ class DesktopClient:
         if self._server is not None:
             return self._server
         if self._command is not None:
-            parts = shlex.split(self._command)
+            parts = split_command(self._command)
             if not parts:
                 raise DesktopError("--mcp-command is empty")
             return StdioServerParameters(command=parts[0], args=parts[1:])
@@ -183,7 +211,10 @@ class DesktopClient:
                 images.append((item.mime_type, item.data))
             else:
                 texts.append(f"[{kind} content omitted]")
-        return ToolResult("\n".join(texts), images, bool(result.is_error))
+        text = "\n".join(texts)
+        if canonical_name(name) == "Scrape" and not result.is_error:
+            text = compact_page(text)
+        return ToolResult(text, images, bool(result.is_error))
 
     async def close(self) -> None:
         """End the connection (and the stdio server process); safe to call twice."""

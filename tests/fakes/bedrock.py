@@ -101,11 +101,15 @@ class FakeBedrock:
         requests: Every request received, in order.
         converse_responses: Scripted Converse response bodies, consumed first in, first out;
             with none left, Converse answers 500 so a test notices.
+        tool_choices: The ``toolConfig.toolChoice`` kinds the fake model supports (``tool``,
+            ``any``, ``auto``); others are refused with Bedrock's ValidationException, as
+            models without forced tool use do. None: all of them.
     """
 
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
         self.converse_responses: deque[dict[str, Any]] = deque()
+        self.tool_choices: set[str] | None = None
         self._failures: deque[_ScriptedFailure] = deque()
         self._delays: deque[float] = deque()
         self._lock = threading.Lock()
@@ -217,7 +221,7 @@ class FakeBedrock:
             return _error(404, "UnknownOperationException", f"no route for {method} {path}")
         if request.action == "invoke":
             return self._invoke(body)
-        return self._converse()
+        return self._converse(body)
 
     def _invoke(self, body: Any) -> tuple[int, dict[str, str], bytes]:
         if not isinstance(body, dict) or not isinstance(body.get("inputText"), str):
@@ -245,7 +249,14 @@ class FakeBedrock:
         }
         return _json(200, payload)
 
-    def _converse(self) -> tuple[int, dict[str, str], bytes]:
+    def _converse(self, body: Any) -> tuple[int, dict[str, str], bytes]:
+        choice = ((body or {}).get("toolConfig") or {}).get("toolChoice") or {"auto": {}}
+        kind = next(iter(choice), "auto")
+        if self.tool_choices is not None and kind not in self.tool_choices:
+            # Bedrock's wording for a model without forced tool use (e.g. Llama, Mistral).
+            return _error(400, "ValidationException",
+                          f"This model doesn't support the toolConfig.toolChoice.{kind} field. "
+                          f"Remove toolConfig.toolChoice.{kind} and try again.")
         with self._lock:
             scripted = self.converse_responses.popleft() if self.converse_responses else None
         if scripted is None:

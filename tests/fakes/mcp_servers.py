@@ -1,18 +1,32 @@
 """Fake Windows-MCP servers built with the ``mcp`` SDK, for the bridge's tests.
 
-Two name generations are offered: ``current`` (Windows-MCP 0.8.x: ``Snapshot``, ``Click``,
-``Move {loc, drag}``, ``PowerShell`` …) and ``old`` (``State-Tool``, ``Click-Tool``,
-``Move-Tool {to_loc}``, ``Drag-Tool {from_loc, to_loc}``, ``Powershell-Tool`` …). Argument
-names follow the real server (see windows_mcp/tools/*.py). Besides the desktop tools there are
-test tools: ``Fail`` (reports an error), ``Boom`` (raises), and ``Wait`` sleeps for real so a
-slow tool can be simulated.
+Three tool generations are offered:
 
-Every call is recorded in ``server.calls`` (in memory) and, when a record file is given, as one
-JSON line per call so a test can read what a subprocess server received.
+* ``current`` — Windows-MCP 0.8.8. Its tools (names, titles, descriptions, input schemas and
+  annotations) are listed exactly as recorded in ``voice_agent/windows_mcp_tools.json``, and
+  every call is checked against the recorded input schema, as the real server does (unknown
+  arguments are refused: the schemas say ``additionalProperties: false``).
+* ``old`` — the ``*-Tool`` generation with ``App-Tool`` (``State-Tool``, ``Click-Tool {loc}``,
+  ``Move-Tool {to_loc}``, ``Drag-Tool {to_loc}`` from the pointer, ``Shortcut-Tool {shortcut:
+  "ctrl+c"}`` …).
+* ``oldest`` — mid-2025 (``Launch-Tool {name}``, ``Switch-Tool {name}``, ``Key-Tool {key}``,
+  ``Clipboard-Tool {mode: copy|paste, text}``, ``Click-Tool``/``Type-Tool`` with only ``loc``,
+  ``Drag-Tool {from_loc, to_loc}``, ``Shortcut-Tool {shortcut: ["ctrl", "c"]}``: a string is
+  refused).
+
+The replies follow the real servers' texts (``Single left clicked at (1,2).``, the Snapshot's
+``Focused Window:`` table …). Besides the desktop tools there are two test tools: ``Fail``
+(reports an error) and ``Boom`` (raises). ``Wait`` sleeps for real so a slow tool can be
+simulated; unlike the real server it accepts fractions of a second so tests stay short.
+
+Every call is recorded in ``server.calls`` (in memory) with the schema defaults filled in (what
+the real tool function receives) and, when a record file is given, as one JSON line per call so
+a test can read what a subprocess server received.
 
 Run over stdio (as a subprocess of the bridge)::
 
-    python tests/fakes/mcp_servers.py --names current --transport stdio --record calls.jsonl
+    python tests/fakes/mcp_servers.py --names current --focused-window "Windows PowerShell" \\
+        --record calls.jsonl
 
 or start it over streamable HTTP on 127.0.0.1 with :func:`serve_http` (port 0).
 """
@@ -23,22 +37,62 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import inspect
 import json
 import socket
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mcp.server.mcpserver import Image, MCPServer
+import jsonschema
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
+from mcp.types import (
+    CallToolResult,
+    ClientCapabilities,
+    ImageContent,
+    SamplingCapability,
+    SamplingMessage,
+    TextContent,
+    ToolAnnotations,
+)
+from mcp.types import Tool as MCPTool
+
+from voice_agent import desktop_tools
 
 # A 1×1 transparent PNG: enough for the bridge to see an image content item.
 PNG_1X1 = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 )
+GENERATIONS = ("current", "old", "oldest")
+DEFAULT_FOCUSED_WINDOW = "Untitled - Notepad"
+# What the fake's Scrape fetches when a test gives no page: markdown as the real server's
+# markdownify produces it, navigation and footer included.
+DEFAULT_PAGE = (
+    "[Skip to content](#main)\n\n* [Home](https://example.org/)\n* [News](https://example.org/n)"
+    "\n* [Sport](https://example.org/s)\n\n![logo](https://example.org/logo.png)\n\n"
+    "# Weather in Lisbon\n\nSunny, 24 °C, light wind from the north.\n\n"
+    "Accept cookies? [Accept](https://example.org/ok) [Reject](https://example.org/no)\n\n"
+    "© 2026 Example Media · [Privacy](https://example.org/p) · [Terms](https://example.org/t)\n"
+)
+
+
+def news_page(paragraphs: int) -> str:
+    """A markdown page as markdownify makes one: navigation, article, related links, footer."""
+    nav = "\n".join(f"* [Section {i}](https://news.example/s/{i})" for i in range(40))
+    article = "\n\n".join(
+        f"Paragraph {i}: the council voted on the new tram line, which will run from the "
+        f"harbour to the university and open in {2027 + i % 3}. Residents asked about noise, "
+        f"fares and the trees on Avenida {i}; the mayor promised answers by spring."
+        for i in range(paragraphs))
+    related = "\n".join(f"- [Related story number {i}](https://news.example/r/{i})"
+                        for i in range(30))
+    footer = " · ".join(f"[Link {i}](https://news.example/f/{i})" for i in range(20))
+    return (f"[Skip to content](#main)\n\n{nav}\n\n![banner](https://news.example/b.png)\n\n"
+            f"# Tram line approved\n\n{article}\n\n## Related\n\n{related}\n\n{footer}\n")
 
 
 class Recorder:
@@ -64,272 +118,558 @@ def read_calls(path: str | Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line]
 
 
+# --- the Snapshot text, as Windows-MCP 0.8.8 renders it --------------------------------------
+
+def simple_table(headers: list[str], rows: list[list[Any]]) -> str:
+    """A table as ``tabulate(rows, headers, tablefmt="simple")`` draws it (numbers right)."""
+    numeric = [all(isinstance(row[i], int) for row in rows) for i in range(len(headers))]
+    widths = [max([len(h) + 2] + [len(str(row[i])) for row in rows])
+              for i, h in enumerate(headers)]
+
+    def line(cells: list[Any]) -> str:
+        parts = [str(c).rjust(w) if num else str(c).ljust(w)
+                 for c, w, num in zip(cells, widths, numeric, strict=True)]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(headers), "  ".join("-" * w for w in widths),
+                      *(line(row) for row in rows)])
+
+
+WINDOW_HEADERS = ["Name", "Depth", "Status", "Width", "Height", "Handle"]
+
+
+def snapshot_text(*, focused_window: str | None, windows: list[list[Any]],
+                  cursor: tuple[int, int] = (960, 540), desktop: str = "Desktop 1",
+                  ui_tree: str | None = "No elements") -> str:
+    """The text part of a 0.8.8 ``Snapshot`` (``Screenshot`` when ``ui_tree`` is None).
+
+    The real server fills a ``textwrap.dedent`` template with multi-line tables, so nothing is
+    dedented: the headings keep four spaces and the table lines after the first start at
+    column 0. ``focused_window`` is the first row of ``windows`` shown under
+    ``Focused Window:``.
+    """
+    focused_rows = [row for row in windows if row[0] == focused_window][:1]
+    active = (simple_table(WINDOW_HEADERS, focused_rows) if focused_rows
+              else "No active window found")
+    opened = simple_table(WINDOW_HEADERS, windows) if windows else "No windows found"
+    desktops = simple_table(["Name"], [[desktop]])
+    text = (f"\n    Cursor Position: ({cursor[0]}, {cursor[1]})\n\n"
+            f"    Active Desktop:\n    {desktops}\n\n"
+            f"    All Desktops:\n    {desktops}\n\n"
+            f"    Focused Window:\n    {active}\n\n"
+            f"    Opened Windows:\n    {opened}\n")
+    if ui_tree is not None:
+        text += f"\n\nUI Tree:\n{ui_tree}"
+    return text
+
+
+# --- a server whose tools are data -------------------------------------------------------------
+
+Handler = Callable[..., Any]
+
+
 @dataclass
-class Scene:
-    """The desktop the fake reports in its Snapshot: the focused window and the open ones."""
+class ToolSpec:
+    """One fake tool: what ``list_tools`` says about it and what a call does."""
 
-    focused: str = "Untitled - Notepad"
-    opened: tuple[str, ...] = ("Untitled - Notepad", "Google Chrome")
-
-
-def _table(names: list[str]) -> str:
-    """Windows-MCP 0.8.x's ``tabulate(..., tablefmt="simple")`` window table."""
-    width = max([len("Name"), *(len(n) for n in names)])
-    lines = [f"{'Name':<{width}}    Depth  Status      Width    Height    Handle",
-             f"{'-' * width}  -------  --------  -------  --------  --------"]
-    lines += [f"{n:<{width}}        0  Normal       1280       720    {131072 + i}"
-              for i, n in enumerate(names)]
-    return "\n".join(lines)
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    handler: Handler
+    title: str | None = None
+    annotations: dict[str, Any] | None = None
+    validate_schema: dict[str, Any] | None = None  # when calls are checked differently
 
 
-def snapshot_text(scene: Scene) -> str:
-    """A Snapshot answer in Windows-MCP 0.8.x's layout (see windows_mcp/tools/_snapshot_helpers)."""
-    focused = _table([scene.focused]) if scene.focused else "No active window found"
-    return (f"Cursor Position: (640,360)\nActive Desktop:\nDesktop 1\n\nAll Desktops:\nDesktop 1"
-            f"\n\nFocused Window:\n{focused}\n\nOpened Windows:\n{_table(list(scene.opened))}"
-            "\n\nUI Tree:\n1 Button 'Save' (100,200)")
+@dataclass
+class DesktopWorld:
+    """The fake desktop a server acts on (windows, clipboard, pages, sampling log)."""
+
+    focused_window: str = DEFAULT_FOCUSED_WINDOW
+    windows: list[list[Any]] = field(default_factory=list)
+    clipboard: str = "hello"
+    pages: dict[str, str] = field(default_factory=dict)
+    sampling_requests: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.windows:
+            self.windows = [[self.focused_window, 0, "Maximized", 1920, 1032, 198712]]
+            if self.focused_window != DEFAULT_FOCUSED_WINDOW:
+                self.windows.append([DEFAULT_FOCUSED_WINDOW, 1, "Normal", 1280, 720, 265330])
+
+    def page(self, url: str) -> str:
+        return self.pages.get(url, DEFAULT_PAGE)
 
 
-def state_text(scene: Scene) -> str:
-    """A State-Tool answer in the ``*-Tool`` generations' layout (``Focused App:``)."""
-    def row(name: str) -> str:
-        return f"Name: {name} Depth: 0 Status: Normal Size: (1280,720)"
+class FakeWindowsMCP(MCPServer):
+    """An SDK server listing ``specs`` verbatim and validating calls against their schemas."""
 
-    return (f"Focused App:\n{row(scene.focused) if scene.focused else 'No active app'}\n\n"
-            f"Opened Apps:\n" + "\n".join(row(n) for n in scene.opened) +
-            "\n\nList of Interactive Elements:\nNo interactive elements found.")
+    def __init__(self, name: str, specs: list[ToolSpec], rec: Recorder,
+                 world: DesktopWorld) -> None:
+        super().__init__(name=name, log_level="WARNING")
+        self.specs = {spec.name: spec for spec in specs}
+        self.recorder = rec
+        self.world = world
+
+    async def list_tools(self) -> list[MCPTool]:
+        """The tools exactly as the specs describe them."""
+        return [MCPTool(name=s.name, title=s.title, description=s.description,
+                        input_schema=s.input_schema,
+                        annotations=ToolAnnotations(**s.annotations) if s.annotations else None)
+                for s in self.specs.values()]
+
+    async def call_tool(self, name: str, arguments: dict[str, Any],
+                        context: Context[Any, Any] | None = None) -> CallToolResult:
+        """Validate, record and run one call; a ToolError becomes an error result."""
+        spec = self.specs.get(name)
+        if spec is None:
+            raise ToolError(f"Unknown tool: {name}")
+        schema = spec.validate_schema or spec.input_schema
+        try:
+            jsonschema.validate(arguments, schema)
+        except jsonschema.ValidationError as exc:
+            raise ToolError(f"Input validation error: {exc.message}") from exc
+        filled = {key: prop["default"] for key, prop in schema.get("properties", {}).items()
+                  if prop.get("default") is not None}
+        filled.update(arguments)
+        self.recorder.record(name, filled)
+        kwargs = dict(filled)
+        if "ctx" in inspect.signature(spec.handler).parameters:
+            kwargs["ctx"] = context
+        result = spec.handler(**kwargs)
+        if isinstance(result, Awaitable):
+            result = await result
+        return _as_result(result)
 
 
-def _drop_none(**kwargs: Any) -> dict[str, Any]:
-    return {k: v for k, v in kwargs.items() if v is not None}
+def _as_result(result: Any) -> CallToolResult:
+    items = result if isinstance(result, list) else [result]
+    content: list[TextContent | ImageContent] = []
+    for item in items:
+        if isinstance(item, bytes):
+            content.append(ImageContent(type="image", mime_type="image/png",
+                                        data=base64.b64encode(item).decode()))
+        else:
+            content.append(TextContent(type="text", text=str(item)))
+    return CallToolResult(content=content)
 
 
-def _add_common_tools(server: MCPServer, rec: Recorder) -> None:
-    """Tools whose names did not change, plus the test-only tools."""
+def _point(value: Any, name: str = "loc") -> list[int]:
+    if isinstance(value, str):  # the real tools accept '[1, 2]' as text
+        value = json.loads(value)
+    if not isinstance(value, list) or len(value) != 2:
+        raise ToolError(f"{name} must be a list of exactly 2 integers [x, y]")
+    return [int(v) for v in value]
 
-    @server.tool(name="Fail", description="Test tool: always reports an error.")
+
+def _target(loc: Any, label: int | None) -> list[int]:
+    if loc is None and label is None:
+        raise ToolError("Either loc or label must be provided.")
+    if label is not None:
+        return [100 + 10 * label, 200]  # where the fake's UI tree puts element ``label``
+    return _point(loc)
+
+
+def _flag(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _test_tools() -> list[ToolSpec]:
     def fail(reason: str = "it failed") -> str:
-        rec.record("Fail", {"reason": reason})
         raise ToolError(reason)
 
-    @server.tool(name="Boom", description="Test tool: raises an unexpected exception.")
     def boom() -> str:
-        rec.record("Boom", {})
         raise RuntimeError("kaboom")
 
-
-def _add_annotated_tools(server: MCPServer, rec: Recorder) -> None:
-    """Tools the safety policy has no rule for, with and without MCP annotations."""
-
-    @server.tool(name="Inventory", description="Lists installed apps (read-only).",
-                 annotations=ToolAnnotations(read_only_hint=True, destructive_hint=False))
-    def inventory() -> str:
-        rec.record("Inventory", {})
-        return "Notepad, Chrome"
-
-    @server.tool(name="Wipe", description="Erases a drive.",
-                 annotations=ToolAnnotations(destructive_hint=True))
-    def wipe(drive: str = "C:") -> str:
-        rec.record("Wipe", {"drive": drive})
-        return f"wiped {drive}"
-
-    @server.tool(name="Mystery", description="Does something (no annotations).")
-    def mystery(what: str = "") -> str:
-        rec.record("Mystery", {"what": what})
-        return "done"
+    return [
+        ToolSpec("Fail", "Test tool: always reports an error.",
+                 {"type": "object", "properties": {"reason": {"type": "string",
+                                                              "default": "it failed"}}}, fail),
+        ToolSpec("Boom", "Test tool: raises an unexpected exception.",
+                 {"type": "object", "properties": {}}, boom),
+        # Tools the safety policy has no rule for, with and without MCP annotations.
+        ToolSpec("Inventory", "Test tool: lists installed apps (declared read-only).",
+                 {"type": "object", "properties": {}}, lambda: "Notepad, Chrome",
+                 annotations={"readOnlyHint": True, "destructiveHint": False}),
+        ToolSpec("Wipe", "Test tool: erases a drive (declared destructive).",
+                 {"type": "object", "properties": {"drive": {"type": "string"}}},
+                 lambda drive="C:": f"wiped {drive}", annotations={"destructiveHint": True}),
+        ToolSpec("Mystery", "Test tool: does something (no annotations).",
+                 {"type": "object", "properties": {"what": {"type": "string"}}},
+                 lambda what="": "done"),
+    ]
 
 
-def build_current_server(rec: Recorder, scene: Scene | None = None) -> MCPServer:
-    """A server with Windows-MCP 0.8.x tool names and arguments."""
-    server = MCPServer(name="fake-windows-mcp", log_level="WARNING")
-    scene = scene or Scene()
+# --- current generation: Windows-MCP 0.8.8 -----------------------------------------------------
 
-    @server.tool(name="Snapshot", description="Capture the desktop state.",
-                 structured_output=False)
-    def snapshot(use_vision: bool = False, use_dom: bool = False) -> list[Any]:
-        rec.record("Snapshot", {"use_vision": use_vision, "use_dom": use_dom})
-        text = snapshot_text(scene)
-        return [text, Image(data=PNG_1X1, format="png")] if use_vision else [text]
+def _current_handlers(world: DesktopWorld) -> dict[str, Handler]:
+    """One behaviour per recorded 0.8.8 tool; the replies follow the real tools' texts."""
 
-    @server.tool(name="Screenshot", description="Fast screenshot.", structured_output=False)
-    def screenshot() -> list[Any]:
-        rec.record("Screenshot", {})
-        return ["Cursor at (5,5)", Image(data=PNG_1X1, format="png")]
+    def control_status() -> str:
+        return json.dumps({"owner": "mcp", "user_idle_wait_s": 0})
 
-    @server.tool(name="Click", description="Click.")
-    def click(loc: list[int] | None = None, label: int | None = None, button: str = "left",
+    def app(mode: str = "launch", name: str | None = None, window_loc: Any = None,
+            window_size: Any = None, executable: str | None = None, args: Any = None,
+            cwd: str | None = None) -> str:
+        if mode != "launch_executable" and any(v is not None for v in (executable, args, cwd)):
+            raise ToolError('executable, args, and cwd require mode="launch_executable"')
+        if mode == "launch_executable":
+            if executable is None:
+                raise ToolError('executable is required for mode="launch_executable"')
+            return json.dumps({"pid": 4242, "executable": executable, "args": args or [],
+                               "cwd": cwd}, indent=2)
+        if mode == "switch":
+            world.focused_window = name or world.focused_window
+            return f"Switched to {name} window."
+        if mode == "resize":
+            return f"{name or world.focused_window} resized to {window_size} at {window_loc}."
+        return f"{(name or '').title()} launched."
+
+    def display_inventory() -> str:
+        return json.dumps({"displays": [{"index": 0, "device_name": "\\\\.\\DISPLAY1",
+                                         "primary": True, "bounds": [0, 0, 1920, 1080]}]})
+
+    def powershell(command: str, timeout: int = 30) -> str:
+        return f"Response: ran {command}\nStatus Code: 0"
+
+    def file_system(mode: str, path: str, **_rest: Any) -> str:
+        return f"{mode} {path}: ok"
+
+    def snapshot(use_vision: Any = False, use_dom: Any = False, use_ui_tree: Any = True,
+                 **_rest: Any) -> list[Any]:
+        if _flag(use_dom) and not _flag(use_ui_tree):
+            raise ToolError("use_dom=True requires use_ui_tree=True")
+        text = snapshot_text(focused_window=world.focused_window, windows=world.windows,
+                             ui_tree=(f"Window: {world.focused_window}\n"
+                                      "└─ [0] Button 'Save' (100,200)")
+                             if _flag(use_ui_tree) else "No elements found.")
+        return [text, PNG_1X1] if _flag(use_vision) else [text]
+
+    def screenshot(**_rest: Any) -> list[Any]:
+        return [snapshot_text(focused_window=world.focused_window, windows=world.windows,
+                              ui_tree=None), PNG_1X1]
+
+    def click(loc: Any = None, label: int | None = None, button: str = "left",
               clicks: int = 1) -> str:
-        rec.record("Click", _drop_none(loc=loc, label=label, button=button, clicks=clicks))
-        return f"Single {button} clicked at ({loc[0]},{loc[1]})." if loc else "Clicked label."
+        x, y = _target(loc, label)
+        names = {0: "Hover", 1: "Single", 2: "Double"}
+        return f"{names.get(clicks)} {button} clicked at ({x},{y})."
 
-    @server.tool(name="Type", description="Type text.")
-    def type_(text: str, loc: list[int] | None = None, label: int | None = None,
-              clear: bool = False, press_enter: bool = False) -> str:
-        rec.record("Type", _drop_none(text=text, loc=loc, label=label, clear=clear,
-                                      press_enter=press_enter))
-        return f"Typed {text}."
+    def type_(text: str, loc: Any = None, label: int | None = None, **_rest: Any) -> str:
+        x, y = _target(loc, label)
+        return f"Typed {text} at ({x},{y})."
 
-    @server.tool(name="Move", description="Move the mouse; drag=True drags.")
-    def move(loc: list[int] | None = None, label: int | None = None, drag: bool = False,
-             from_loc: list[int] | None = None) -> str:
-        rec.record("Move", _drop_none(loc=loc, label=label, drag=drag, from_loc=from_loc))
-        verb = "Dragged to" if drag else "Moved the mouse pointer to"
-        return f"{verb} ({loc[0]},{loc[1]})." if loc else f"{verb} label."
+    def scroll(loc: Any = None, label: int | None = None, type: str = "vertical",
+               direction: str = "down", wheel_times: int = 1) -> str:
+        if label is not None or loc is not None:
+            x, y = _target(loc, label)
+            return f"Scrolled {type} {direction} by {wheel_times} wheel times at ({x},{y})."
+        return ""
 
-    @server.tool(name="Scroll", description="Scroll.")
-    def scroll(loc: list[int] | None = None, type: str = "vertical", direction: str = "down",
-               wheel_times: int = 1) -> str:
-        rec.record("Scroll", _drop_none(loc=loc, type=type, direction=direction,
-                                        wheel_times=wheel_times))
-        return f"Scrolled {type} {direction}."
+    def move(loc: Any = None, label: int | None = None, drag: Any = False,
+             from_loc: Any = None, duration: Any = None) -> str:
+        x, y = _target(loc, label)
+        if (from_loc is not None or duration is not None) and not _flag(drag):
+            raise ToolError("from_loc and duration require drag=True")
+        if _flag(drag):
+            sx, sy = _point(from_loc, "from_loc") if from_loc is not None else (960, 540)
+            return f"Dragged from ({sx},{sy}) to ({x},{y})."
+        return f"Moved the mouse pointer to ({x},{y})."
 
-    @server.tool(name="Shortcut", description="Press a shortcut.")
     def shortcut(shortcut: str) -> str:
-        rec.record("Shortcut", {"shortcut": shortcut})
         return f"Pressed {shortcut}."
 
-    @server.tool(name="Wait", description="Wait (really sleeps).")
     async def wait(duration: float) -> str:
-        rec.record("Wait", {"duration": duration})
         await asyncio.sleep(duration)
         return f"Waited for {duration} seconds."
 
-    @server.tool(name="App", description="Launch or switch apps.")
-    def app(mode: str = "launch", name: str | None = None, executable: str | None = None,
-            args: list[str] | str | None = None, cwd: str | None = None) -> str:
-        rec.record("App", _drop_none(mode=mode, name=name, executable=executable, args=args,
-                                     cwd=cwd))
-        return f"{mode} {name or executable}."
+    def wait_for(condition: str, text: str | None = None, window_name: str | None = None,
+                 timeout: float = 10.0, **_rest: Any) -> str:
+        if not 0 < timeout <= 120:
+            raise ToolError("timeout must be greater than 0 and at most 120 seconds")
+        wanted = (window_name or text or "").casefold()
+        if condition in {"active_window", "window"} and wanted in world.focused_window.casefold():
+            return (f"WaitFor condition 'active_window' satisfied after 0.00s and 1 attempt(s): "
+                    f"active window matched {world.focused_window!r}.")
+        raise ToolError(f"Timed out after {timeout:.2f}s waiting for '{condition}'.")
 
-    @server.tool(name="PowerShell", description="Run PowerShell.")
-    def powershell(command: str, timeout: int = 30) -> str:
-        rec.record("PowerShell", {"command": command, "timeout": timeout})
-        return f"Response: ran {command}\nStatus Code: 0"
+    async def scrape(url: str, query: str | None = None, use_dom: Any = False,
+                     use_sampling: Any = True, ctx: Context[Any, Any] | None = None) -> str:
+        content = world.page(url)
+        if _flag(use_sampling) and ctx is not None:
+            # As the real tool: ask the client's model to clean the page, and fall back to the
+            # raw text when the client offers no sampling or refuses.
+            asked = {"url": url, "offered": ctx.session.check_client_capability(
+                ClientCapabilities(sampling=SamplingCapability()))}
+            world.sampling_requests.append(asked)
+            try:
+                with warnings.catch_warnings():  # the SDK marks sampling as deprecated
+                    warnings.simplefilter("ignore")
+                    result = await ctx.session.create_message(
+                        [SamplingMessage(role="user", content=TextContent(
+                            type="text", text=f"Raw scraped content from {url}:\n\n{content}"))],
+                        max_tokens=2048, system_prompt="You are a web content extractor.")
+                return f"URL: {url}\nContent:\n{getattr(result.content, 'text', '')}"
+            except Exception as exc:  # the real tool swallows every sampling failure
+                asked["refused"] = str(exc)
+        return f"URL: {url}\nContent:\n{content}"
 
-    @server.tool(name="FileSystem", description="File operations.",
-                 annotations=ToolAnnotations(destructive_hint=True))
-    def file_system(mode: str, path: str, content: str | None = None,
-                    destination: str | None = None, pattern: str | None = None) -> str:
-        rec.record("FileSystem", _drop_none(mode=mode, path=path, content=content,
-                                            destination=destination, pattern=pattern))
-        return f"{mode} {path}: ok"
+    def multi_select(locs: Any = None, labels: Any = None, press_ctrl: Any = True) -> str:
+        return f"Selected {len(locs or labels or [])} elements."
 
-    @server.tool(name="Registry", description="Registry operations.",
-                 annotations=ToolAnnotations(destructive_hint=True))
-    def registry(mode: str, path: str, name: str | None = None, value: str | None = None) -> str:
-        rec.record("Registry", _drop_none(mode=mode, path=path, name=name, value=value))
-        return f"{mode} {path}: ok"
+    def multi_edit(locs: Any = None, labels: Any = None) -> str:
+        return f"Edited {len(locs or labels or [])} fields."
 
-    @server.tool(name="Process", description="List or kill processes.",
-                 annotations=ToolAnnotations(destructive_hint=True))
+    def clipboard(mode: str, text: str | None = None) -> str:
+        if mode == "set":
+            if text is None:
+                raise ToolError("text is required for mode='set'")
+            world.clipboard = text
+            return f"Clipboard set to: {text}"
+        return f"Clipboard content:\n{world.clipboard}"
+
     def process(mode: str, name: str | None = None, pid: int | None = None,
-                force: bool | None = None) -> str:
-        rec.record("Process", _drop_none(mode=mode, name=name, pid=pid, force=force))
+                **_rest: Any) -> str:
         return f"{mode}: ok"
 
-    @server.tool(name="Scrape", description="Fetch a page.")
-    def scrape(url: str) -> str:
-        rec.record("Scrape", {"url": url})
-        return f"Content of {url}"
+    def notification(title: str, message: str, app_id: str) -> str:
+        return f"Notification sent: {title}"
 
-    @server.tool(name="Clipboard", description="Clipboard get/set (not in the catalogue).")
-    def clipboard(mode: str, text: str | None = None) -> str:
-        rec.record("Clipboard", _drop_none(mode=mode, text=text))
-        return "Clipboard content:\nhello"
+    def registry(mode: str, path: str, **_rest: Any) -> str:
+        return f"{mode} {path}: ok"
 
-    @server.tool(name="MultiEdit", description="Type into several fields.")
-    def multi_edit(locs: list[list[Any]] | None = None) -> str:
-        rec.record("MultiEdit", _drop_none(locs=locs))
-        return "edited"
-
-    _add_common_tools(server, rec)
-    _add_annotated_tools(server, rec)
-    return server
+    return {
+        "ControlStatus": control_status, "App": app, "DisplayInventory": display_inventory,
+        "PowerShell": powershell, "FileSystem": file_system, "Snapshot": snapshot,
+        "Screenshot": screenshot, "Click": click, "Type": type_, "Scroll": scroll,
+        "Move": move, "Shortcut": shortcut, "Wait": wait, "WaitFor": wait_for,
+        "Scrape": scrape, "MultiSelect": multi_select, "MultiEdit": multi_edit,
+        "Clipboard": clipboard, "Process": process, "Notification": notification,
+        "Registry": registry,
+    }
 
 
-def build_old_server(rec: Recorder, scene: Scene | None = None) -> MCPServer:
-    """A server with the older ``*-Tool`` names (``Move-Tool {to_loc}``, ``Drag-Tool``)."""
-    server = MCPServer(name="fake-windows-mcp-old", log_level="WARNING")
-    scene = scene or Scene()
+def current_specs(world: DesktopWorld) -> list[ToolSpec]:
+    """The recorded 0.8.8 tools, each with its fake behaviour.
 
-    @server.tool(name="State-Tool", description="Capture the desktop state.",
-                 structured_output=False)
-    def state(use_vision: bool = False) -> list[Any]:
-        rec.record("State-Tool", {"use_vision": use_vision})
-        text = state_text(scene)
-        return [text, Image(data=PNG_1X1, format="png")] if use_vision else [text]
+    Raises:
+        KeyError: the recording names a tool the fake has no behaviour for (drift).
+    """
+    handlers = _current_handlers(world)
+    specs = []
+    for tool in desktop_tools.recorded_tools():
+        validate = None
+        if tool["name"] == "Wait":  # fractions of a second keep the slow-tool tests short
+            validate = json.loads(json.dumps(tool["inputSchema"]))
+            validate["properties"]["duration"]["type"] = "number"
+        specs.append(ToolSpec(tool["name"], tool["description"], tool["inputSchema"],
+                              handlers[tool["name"]], title=tool.get("title"),
+                              annotations=tool.get("annotations"), validate_schema=validate))
+    return specs
 
-    @server.tool(name="Click-Tool", description="Click.")
+
+# --- older generations ---------------------------------------------------------------------
+
+_POINT = {"type": "array", "items": {"type": "integer"}}
+
+
+def _schema(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+def _old_common(world: DesktopWorld, *, with_dom: bool) -> list[ToolSpec]:
+    """The tools both ``*-Tool`` generations share (arguments as in each generation)."""
+
+    def state(use_vision: bool = False, use_dom: bool = False) -> list[Any]:
+        text = f"Focused App:\n{world.focused_window}\nOpened Apps:\n{world.focused_window}"
+        return [text, PNG_1X1] if use_vision else [text]
+
     def click(loc: list[int], button: str = "left", clicks: int = 1) -> str:
-        rec.record("Click-Tool", {"loc": loc, "button": button, "clicks": clicks})
-        return f"Clicked at ({loc[0]},{loc[1]})."
+        names = {1: "Single", 2: "Double", 3: "Triple"}
+        return f"{names.get(clicks)} {button} clicked at ({loc[0]},{loc[1]})."
 
-    @server.tool(name="Type-Tool", description="Type.")
-    def type_(loc: list[int], text: str, clear: bool = False, press_enter: bool = False) -> str:
-        rec.record("Type-Tool", {"loc": loc, "text": text, "clear": clear,
-                                 "press_enter": press_enter})
-        return f"Typed {text}."
+    def scroll(loc: list[int] | None = None, type: str = "vertical", direction: str = "down",
+               wheel_times: int = 1) -> str:
+        return f"Scrolled {type} {direction} by {wheel_times} wheel times."
 
-    @server.tool(name="Move-Tool", description="Move the mouse.")
     def move(to_loc: list[int]) -> str:
-        rec.record("Move-Tool", {"to_loc": to_loc})
-        return f"Moved to ({to_loc[0]},{to_loc[1]})."
+        return f"Moved the mouse pointer to ({to_loc[0]},{to_loc[1]})."
 
-    @server.tool(name="Drag-Tool", description="Drag from one point to another.")
-    def drag(from_loc: list[int], to_loc: list[int]) -> str:
-        rec.record("Drag-Tool", {"from_loc": from_loc, "to_loc": to_loc})
-        return f"Dragged from ({from_loc[0]},{from_loc[1]}) to ({to_loc[0]},{to_loc[1]})."
-
-    @server.tool(name="Scroll-Tool", description="Scroll.")
-    def scroll(loc: list[int] | None = None, direction: str = "down") -> str:
-        rec.record("Scroll-Tool", _drop_none(loc=loc, direction=direction))
-        return "Scrolled."
-
-    @server.tool(name="Shortcut-Tool", description="Shortcut.")
-    def shortcut(shortcut: list[str] | str) -> str:
-        rec.record("Shortcut-Tool", {"shortcut": shortcut})
-        return "Pressed."
-
-    @server.tool(name="App-Tool", description="Apps.")
-    def app(mode: str = "launch", name: str | None = None) -> str:
-        rec.record("App-Tool", _drop_none(mode=mode, name=name))
-        return "ok"
-
-    @server.tool(name="Powershell-Tool", description="Run PowerShell.")
     def powershell(command: str) -> str:
-        rec.record("Powershell-Tool", {"command": command})
         return f"Response: ran {command}\nStatus Code: 0"
 
-    @server.tool(name="Wait-Tool", description="Wait.")
     async def wait(duration: float) -> str:
-        rec.record("Wait-Tool", {"duration": duration})
         await asyncio.sleep(duration)
-        return "Waited."
+        return f"Waited for {duration} seconds."
 
-    @server.tool(name="Scrape-Tool", description="Scrape.")
-    def scrape(url: str) -> str:
-        rec.record("Scrape-Tool", {"url": url})
-        return f"Content of {url}"
+    def scrape(url: str, use_dom: bool = False) -> str:
+        return f"URL:{url}\nContent:\n{world.page(url)}"
 
-    _add_common_tools(server, rec)
-    return server
+    state_props = {"use_vision": {"type": "boolean", "default": False}}
+    scrape_props = {"url": {"type": "string"}}
+    if with_dom:
+        state_props["use_dom"] = {"type": "boolean", "default": False}
+        scrape_props["use_dom"] = {"type": "boolean", "default": False}
+    direction = {"type": "string", "enum": ["up", "down", "left", "right"], "default": "down"}
+    return [
+        ToolSpec("State-Tool", "Capture the desktop state.", _schema(state_props), state),
+        ToolSpec("Click-Tool", "Click at coordinates [x, y].", _schema(
+            {"loc": _POINT, "button": {"type": "string", "enum": ["left", "right", "middle"],
+                                       "default": "left"},
+             "clicks": {"type": "integer", "default": 1}}, ("loc",)), click),
+        ToolSpec("Scroll-Tool", "Scroll at coordinates or the pointer.", _schema(
+            {"loc": {"anyOf": [_POINT, {"type": "null"}]},
+             "type": {"type": "string", "enum": ["horizontal", "vertical"],
+                      "default": "vertical"},
+             "direction": direction, "wheel_times": {"type": "integer", "default": 1}}),
+            scroll),
+        ToolSpec("Move-Tool", "Move the mouse pointer.", _schema({"to_loc": _POINT},
+                                                                 ("to_loc",)), move),
+        ToolSpec("Powershell-Tool", "Run PowerShell.", _schema(
+            {"command": {"type": "string"}}, ("command",)), powershell),
+        ToolSpec("Wait-Tool", "Wait a number of seconds.", _schema(
+            {"duration": {"type": "number"}}, ("duration",)), wait),
+        ToolSpec("Scrape-Tool", "Fetch a web page as markdown.", _schema(scrape_props,
+                                                                         ("url",)), scrape),
+    ]
 
 
-def build_server(names: str, rec: Recorder, scene: Scene | None = None) -> MCPServer:
-    """Build the ``current`` or ``old`` fake server."""
+def old_specs(world: DesktopWorld) -> list[ToolSpec]:
+    """The ``*-Tool`` generation with ``App-Tool`` (late 2025)."""
+
+    def type_(loc: list[int], text: str, clear: bool = False, press_enter: bool = False) -> str:
+        return f"Typed {text} at ({loc[0]},{loc[1]})."
+
+    def drag(to_loc: list[int]) -> str:
+        return f"Dragged the element to ({to_loc[0]},{to_loc[1]})."
+
+    def shortcut(shortcut: str) -> str:
+        return f"Pressed {shortcut}."
+
+    def app(mode: str, name: str | None = None, window_loc: list[int] | None = None,
+            window_size: list[int] | None = None) -> str:
+        if mode == "switch" and name:
+            world.focused_window = name
+        return f"{mode} {name}: ok"
+
+    return [*_old_common(world, with_dom=True), *[
+        ToolSpec("Type-Tool", "Type text at coordinates [x, y].", _schema(
+            {"loc": _POINT, "text": {"type": "string"},
+             "clear": {"type": "boolean", "default": False},
+             "press_enter": {"type": "boolean", "default": False}}, ("loc", "text")), type_),
+        ToolSpec("Drag-Tool", "Drag from the current pointer position to [x, y].", _schema(
+            {"to_loc": _POINT}, ("to_loc",)), drag),
+        ToolSpec("Shortcut-Tool", 'Press keys joined by +, e.g. "ctrl+c".', _schema(
+            {"shortcut": {"type": "string"}}, ("shortcut",)), shortcut),
+        ToolSpec("App-Tool", "Launch, resize or switch applications.", _schema(
+            {"mode": {"type": "string", "enum": ["launch", "resize", "switch"]},
+             "name": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+             "window_loc": {"anyOf": [_POINT, {"type": "null"}]},
+             "window_size": {"anyOf": [_POINT, {"type": "null"}]}}, ("mode",)), app),
+    ], *_test_tools()]
+
+
+def oldest_specs(world: DesktopWorld) -> list[ToolSpec]:
+    """Mid-2025: ``Launch-Tool``, ``Switch-Tool``, ``Key-Tool``, ``Clipboard-Tool``."""
+
+    def launch(name: str) -> str:
+        world.focused_window = name
+        return f"Launched {name.title()}."
+
+    def switch(name: str) -> str:
+        world.focused_window = name
+        return f"Switched to {name.title()} window."
+
+    def key(key: str = "") -> str:
+        return f"Pressed the key {key}."
+
+    def clipboard(mode: str, text: str | None = None) -> str:
+        if mode == "copy":
+            if not text:
+                raise ToolError("No text provided to copy")
+            world.clipboard = text
+            return f'Copied "{text}" to clipboard'
+        return f'Clipboard Content: "{world.clipboard}"'
+
+    def type_(loc: list[int], text: str, clear: bool = False) -> str:
+        return f"Typed {text} at ({loc[0]},{loc[1]})."
+
+    def drag(from_loc: list[int], to_loc: list[int]) -> str:
+        return (f"Dragged the element from ({from_loc[0]},{from_loc[1]}) to "
+                f"({to_loc[0]},{to_loc[1]}).")
+
+    def shortcut(shortcut: list[str]) -> str:
+        return f"Pressed {'+'.join(shortcut)}."
+
+    name = {"name": {"type": "string"}}
+    return [*_old_common(world, with_dom=False), *[
+        ToolSpec("Launch-Tool", "Launch an application from the Start Menu by name.",
+                 _schema(name, ("name",)), launch),
+        ToolSpec("Switch-Tool", "Bring an application window to the foreground.",
+                 _schema(name, ("name",)), switch),
+        ToolSpec("Key-Tool", 'Press one key ("enter", "escape", "f5" …).', _schema(
+            {"key": {"type": "string", "default": ""}}), key),
+        ToolSpec("Clipboard-Tool", 'Clipboard: mode "copy" with text, or "paste".', _schema(
+            {"mode": {"type": "string", "enum": ["copy", "paste"]},
+             "text": {"type": "string"}}, ("mode",)), clipboard),
+        ToolSpec("Type-Tool", "Type text at coordinates [x, y].", _schema(
+            {"loc": _POINT, "text": {"type": "string"},
+             "clear": {"type": "boolean", "default": False}}, ("loc", "text")), type_),
+        ToolSpec("Drag-Tool", "Drag from one point to another.", _schema(
+            {"from_loc": _POINT, "to_loc": _POINT}, ("from_loc", "to_loc")), drag),
+        ToolSpec("Shortcut-Tool", 'Press keys given as a list, e.g. ["ctrl", "c"].', _schema(
+            {"shortcut": {"type": "array", "items": {"type": "string"}}}, ("shortcut",)),
+            shortcut),
+    ], *_test_tools()]
+
+
+def build_server(names: str, rec: Recorder, *, focused_window: str = DEFAULT_FOCUSED_WINDOW,
+                 pages: dict[str, str] | None = None) -> FakeWindowsMCP:
+    """Build the fake server of one generation (``current``, ``old`` or ``oldest``).
+
+    Args:
+        names: the tool generation.
+        rec: where calls are recorded.
+        focused_window: the window title Snapshot reports under ``Focused Window:``.
+        pages: url → page text for Scrape (a navigation-heavy page otherwise).
+    """
+    world = DesktopWorld(focused_window=focused_window, pages=dict(pages or {}))
     if names == "current":
-        return build_current_server(rec, scene)
+        specs = [*current_specs(world), *_test_tools()]
+        return FakeWindowsMCP("fake-windows-mcp", specs, rec, world)
     if names == "old":
-        return build_old_server(rec, scene)
-    raise ValueError(f"names must be 'current' or 'old', not {names!r}")
+        return FakeWindowsMCP("fake-windows-mcp-old", old_specs(world), rec, world)
+    if names == "oldest":
+        return FakeWindowsMCP("fake-windows-mcp-oldest", oldest_specs(world), rec, world)
+    raise ValueError(f"names must be one of {', '.join(GENERATIONS)}, not {names!r}")
+
+
+def build_current_server(rec: Recorder, *, focused_window: str = DEFAULT_FOCUSED_WINDOW
+                         ) -> FakeWindowsMCP:
+    """A server with Windows-MCP 0.8.8's recorded tools."""
+    return build_server("current", rec, focused_window=focused_window)
+
+
+def build_old_server(rec: Recorder) -> FakeWindowsMCP:
+    """A server with the ``*-Tool`` names of the ``App-Tool`` generation."""
+    return build_server("old", rec)
+
+
+def build_oldest_server(rec: Recorder) -> FakeWindowsMCP:
+    """A server with the mid-2025 names (``Launch-Tool``, ``Key-Tool`` …)."""
+    return build_server("oldest", rec)
 
 
 @dataclass
 class HttpServerHandle:
-    """A running streamable-HTTP fake: its URL and what it recorded."""
+    """A running streamable-HTTP fake: its URL, what it recorded and its desktop."""
 
     url: str
     recorder: Recorder
+    world: DesktopWorld | None = None
 
 
 def _free_port() -> int:
@@ -340,22 +680,25 @@ def _free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def serve_http(names: str = "current", *, required_header: tuple[str, str] | None = None,
-                     scene: Scene | None = None) -> AsyncIterator[HttpServerHandle]:
+                     focused_window: str = DEFAULT_FOCUSED_WINDOW,
+                     pages: dict[str, str] | None = None) -> AsyncIterator[HttpServerHandle]:
     """Run a fake server over streamable HTTP on 127.0.0.1 inside the current event loop.
 
     Args:
-        names: ``current`` or ``old``.
+        names: ``current``, ``old`` or ``oldest``.
         required_header: if set, requests without this exact header get 401 (auth check).
-        scene: the windows its Snapshot reports (a test may change it while serving).
+        focused_window: the window title Snapshot reports as focused.
+        pages: url → page text for Scrape.
 
     Yields:
-        The URL (ending in ``/mcp/``) and the recorder.
+        The URL (ending in ``/mcp/``), the recorder and the fake desktop.
     """
     import uvicorn
     from starlette.responses import JSONResponse
 
     rec = Recorder()
-    app = build_server(names, rec, scene).streamable_http_app(streamable_http_path="/mcp/")
+    fake = build_server(names, rec, focused_window=focused_window, pages=pages)
+    app = fake.streamable_http_app(streamable_http_path="/mcp/")
     asgi: Any = app
     if required_header is not None:
         header_name, header_value = required_header
@@ -381,7 +724,8 @@ async def serve_http(names: str = "current", *, required_header: tuple[str, str]
             task.result()
         await asyncio.sleep(0.01)
     try:
-        yield HttpServerHandle(url=f"http://127.0.0.1:{port}/mcp/", recorder=rec)
+        yield HttpServerHandle(url=f"http://127.0.0.1:{port}/mcp/", recorder=rec,
+                               world=fake.world)
     finally:
         server.should_exit = True
         await task
@@ -389,20 +733,20 @@ async def serve_http(names: str = "current", *, required_header: tuple[str, str]
 
 def main() -> None:
     """Command line: run a fake server over stdio."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--names", choices=["current", "old"], default="current")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--names", choices=GENERATIONS, default="current")
     parser.add_argument("--transport", choices=["stdio"], default="stdio")
     parser.add_argument("--record", help="append every call as a JSON line to this file")
     parser.add_argument("--pid-file", help="write this process's pid here (shutdown tests)")
-    parser.add_argument("--focused-window", default=Scene.focused,
-                        help="the focused window title its Snapshot reports")
+    parser.add_argument("--focused-window", default=DEFAULT_FOCUSED_WINDOW,
+                        help="the window title Snapshot reports as focused")
     args = parser.parse_args()
     if args.pid_file:
         import os
 
         Path(args.pid_file).write_text(str(os.getpid()))
-    scene = Scene(focused=args.focused_window, opened=(args.focused_window, *Scene.opened))
-    server = build_server(args.names, Recorder(args.record), scene)
+    server = build_server(args.names, Recorder(args.record), focused_window=args.focused_window)
     asyncio.run(server.run_stdio_async())
 
 

@@ -1,10 +1,9 @@
-"""``python -m bridge`` as a subprocess: --text end to end, Ctrl-C, rejected token."""
+"""``python -m bridge`` as a subprocess: --text end to end, Ctrl-C (Ctrl-Break on Windows),
+rejected token, non-ASCII text through pipes."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import sys
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 from tests.fakes.mcp_servers import read_calls
 from tests.fakes.realtime import fake_backend
+from tests.processes import INTERRUPTIBLE, interrupt, process_gone
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_MCP = ROOT / "tests" / "fakes" / "mcp_servers.py"
@@ -27,17 +27,7 @@ async def start_bridge(*args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bridge", *args, cwd=ROOT,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
-
-
-def process_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    # A zombie still answers kill(0); its state in /proc tells it has exited.
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split()[2] == "Z"
+        stderr=asyncio.subprocess.PIPE, **INTERRUPTIBLE)
 
 
 @pytest.mark.slow  # two Python processes start and import the MCP SDK
@@ -53,7 +43,7 @@ async def test_text_mode_subprocess_prints_replies_and_ends_the_mcp_server(backe
     out, err = stdout.decode(), stderr.decode()
     assert proc.returncode == 0, err
     assert "You said: hello bridge" in out
-    assert "Tool results: launch notepad." in out
+    assert "Tool results: Notepad launched." in out
     assert read_calls(record)[0]["name"] == "App"
     assert process_gone(int(pid_file.read_text()))
     assert "tool calls: 1 (App×1)" in err and "p50" in err
@@ -73,12 +63,23 @@ async def test_sigint_shuts_down_cleanly(backend, tmp_path):
         line = await asyncio.wait_for(proc.stderr.readline(), 60)
         assert line, seen
         seen += line.decode()
-    proc.send_signal(signal.SIGINT)
+    interrupt(proc)
     _, rest = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 130
     assert "interrupted" in rest.decode()
     assert process_gone(int(pid_file.read_text()))
     assert realtime.sessions[0].closed
+
+
+@pytest.mark.slow  # a Python process starts
+async def test_non_ascii_text_through_pipes_arrives_and_prints_intact(backend, tmp_path):
+    realtime, api = backend
+    proc = await start_bridge("--api", api.url, "--token", "jwt-test", "--text",
+                              "--audit-log", str(tmp_path / "a.jsonl"))
+    stdout, stderr = await asyncio.wait_for(proc.communicate("café … 24 °C ☕\n".encode()), 60)
+    assert proc.returncode == 0, stderr.decode("utf-8", "replace")
+    assert "You said: café … 24 °C ☕" in stdout.decode("utf-8")
+    assert realtime.violations == []
 
 
 async def test_rejected_token_exits_non_zero_with_a_clear_message(backend):

@@ -11,6 +11,7 @@ from bridge.mcp_client import DesktopClient
 from bridge.policy import Policy
 from tests.fakes.mcp_servers import read_calls, serve_http
 from tests.fakes.realtime import fake_backend, run_text_conversation
+from tests.processes import process_gone
 
 
 @pytest.fixture
@@ -40,33 +41,90 @@ async def test_old_names_on_a_current_server_are_mapped(backend, current_desktop
     server, desktop = current_desktop
     realtime.when_user_says("drag", ("Drag-Tool", {"from_loc": [1, 2], "to_loc": [3, 4]}),
                             ("Move-Tool", {"to_loc": [5, 6]}),
-                            ("State-Tool", {"use_vision": False}))
+                            ("State-Tool", {"use_vision": False}),
+                            ("Shortcut-Tool", {"shortcut": ["alt", "tab"]}),
+                            ("Launch-Tool", {"name": "notepad"}),
+                            ("Key-Tool", {"key": "enter"}))
     run = await run_text_conversation(api, ["drag it"], desktop=desktop)
     assert run.code == 0
     calls = [(c["name"], c["arguments"]) for c in server.recorder.calls]
-    assert ("Move", {"loc": [1, 2], "drag": False}) in calls
-    assert ("Move", {"loc": [3, 4], "drag": True}) in calls
-    assert calls.index(("Move", {"loc": [1, 2], "drag": False})) < calls.index(
-        ("Move", {"loc": [3, 4], "drag": True}))
+    # One atomic drag, not a move and a drag from wherever the pointer ended up.
+    assert ("Move", {"loc": [3, 4], "drag": True, "from_loc": [1, 2]}) in calls
+    assert ("Move", {"loc": [1, 2], "drag": False}) not in calls
     assert ("Move", {"loc": [5, 6], "drag": False}) in calls
-    assert ("Snapshot", {"use_vision": False, "use_dom": False}) in calls
+    assert ("Snapshot", {"use_vision": False, "use_dom": False, "use_annotation": True,
+                         "use_ui_tree": True}) in calls
+    assert ("Shortcut", {"shortcut": "alt+tab"}) in calls
+    assert ("App", {"mode": "launch", "name": "notepad"}) in calls
+    assert ("Shortcut", {"shortcut": "enter"}) in calls
+    assert "Dragged from (1,2) to (3,4)." in realtime.sessions[0].outputs_by_name()["Drag-Tool"]
     assert realtime.violations == []
 
 
-async def test_current_names_on_an_old_server_are_mapped(backend, old_desktop):
+async def test_current_names_on_an_app_tool_server_are_mapped(backend, old_desktop):
     realtime, api = backend
     server, desktop = old_desktop
     realtime.when_user_says("go", ("Move", {"loc": [9, 9], "from_loc": [1, 1], "drag": True}),
                             ("PowerShell", {"command": "Get-Date"}),
-                            ("Snapshot", {"use_vision": False}))
+                            ("Snapshot", {"use_vision": False}),
+                            ("App", {"mode": "switch", "name": "Notepad"}))
     run = await run_text_conversation(api, ["go"], desktop=desktop)
     assert run.code == 0
-    calls = {c["name"]: c["arguments"] for c in server.recorder.calls}
-    assert calls["Drag-Tool"] == {"from_loc": [1, 1], "to_loc": [9, 9]}
-    assert calls["Powershell-Tool"] == {"command": "Get-Date"}
-    assert calls["State-Tool"] == {"use_vision": False}
+    calls = [(c["name"], c["arguments"]) for c in server.recorder.calls]
+    # Drag-Tool of this generation drags from the pointer: the start is a Move-Tool first.
+    start, drag = ("Move-Tool", {"to_loc": [1, 1]}), ("Drag-Tool", {"to_loc": [9, 9]})
+    assert calls.index(start) < calls.index(drag)
+    assert ("Powershell-Tool", {"command": "Get-Date"}) in calls
+    assert ("State-Tool", {"use_vision": False, "use_dom": False}) in calls
+    assert ("App-Tool", {"mode": "switch", "name": "Notepad"}) in calls
     tools = realtime.sessions[0].of_type("session.update")[0]["session"]["tools"]
     assert "Drag-Tool" in {t["name"] for t in tools}  # the server's exact names
+
+
+async def test_current_names_on_a_mid_2025_server_are_mapped(backend):
+    realtime, api = backend
+    realtime.when_user_says("go", ("Move", {"loc": [9, 9], "from_loc": [1, 1], "drag": True}),
+                            ("Shortcut", {"shortcut": "ctrl+c"}),
+                            ("App", {"mode": "launch", "name": "notepad"}),
+                            ("App", {"mode": "switch", "name": "Calculator"}),
+                            ("Clipboard", {"mode": "set", "text": "hi"}),
+                            ("Type", {"loc": [5, 5], "text": "x", "press_enter": True}))
+    async with serve_http("oldest") as server, DesktopClient(url=server.url) as desktop:
+        run = await run_text_conversation(api, ["go"], desktop=desktop)
+    assert run.code == 0
+    every = [(c["name"], c["arguments"]) for c in server.recorder.calls]
+    # Typing Enter is judged with the focused window: the bridge's own State-Tool comes first.
+    assert every.index(("State-Tool", {"use_vision": False})) < every.index(
+        ("Type-Tool", {"loc": [5, 5], "text": "x", "clear": False}))
+    calls = [call for call in every if call[0] != "State-Tool"]
+    assert sorted(calls, key=str) == sorted([
+        ("Drag-Tool", {"from_loc": [1, 1], "to_loc": [9, 9]}),
+        ("Shortcut-Tool", {"shortcut": ["ctrl", "c"]}),
+        ("Launch-Tool", {"name": "notepad"}),
+        ("Switch-Tool", {"name": "Calculator"}),
+        ("Clipboard-Tool", {"mode": "copy", "text": "hi"}),
+        ("Type-Tool", {"loc": [5, 5], "text": "x", "clear": False}),
+        ("Key-Tool", {"key": "enter"}),
+    ], key=str)
+    assert calls.index(("Type-Tool", {"loc": [5, 5], "text": "x", "clear": False})) < \
+        calls.index(("Key-Tool", {"key": "enter"}))
+    outputs = realtime.sessions[0].outputs_by_name()
+    assert "Pressed ctrl+c." in outputs["Shortcut"]
+    assert all(not text.startswith("error") for text in outputs.values())
+    assert realtime.violations == []
+
+
+async def test_label_on_an_old_server_is_refused_before_any_call(backend, old_desktop):
+    realtime, api = backend
+    server, desktop = old_desktop
+    realtime.when_user_says("click", ("Click", {"label": 3}), ("Click", {"loc": [4, 4]}))
+    await run_text_conversation(api, ["click it"], desktop=desktop)
+    outputs = [i["output"] for i in realtime.sessions[0].items
+               if i.get("type") == "function_call_output"]
+    assert outputs[0].startswith("error:") and "give loc" in outputs[0]
+    # Positive control: the same tool with coordinates reaches the server.
+    assert [(c["name"], c["arguments"]["loc"]) for c in server.recorder.calls] == [
+        ("Click-Tool", [4, 4])]
 
 
 async def test_image_goes_to_a_user_message_not_into_the_output(backend, current_desktop):
@@ -239,16 +297,12 @@ async def test_stdio_server_routes_and_ends_with_the_bridge(backend, tmp_path):
     record = tmp_path / "calls.jsonl"
     pid_file = tmp_path / "pid"
     realtime.when_user_says("tab", ("Shortcut-Tool", {"shortcut": "alt+tab"}))
-    command = (f"{sys.executable} tests/fakes/mcp_servers.py --names current "
-               f"--record {record} --pid-file {pid_file}")
+    command = (f'"{sys.executable}" tests/fakes/mcp_servers.py --names current '
+               f'--record "{record}" --pid-file "{pid_file}"')
     async with DesktopClient(command=command) as desktop:
         await run_text_conversation(api, ["tab"], desktop=desktop)
     assert read_calls(record)[0]["name"] == "Shortcut"
-    import os
-
-    pid = int(pid_file.read_text())
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+    assert process_gone(int(pid_file.read_text()))
 
 
 async def test_http_server_auth_header_is_sent_and_a_refusal_is_clear():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import signal
 import sys
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from bridge.policy import Policy
 from bridge.serve import serve
 from tests.fakes.mcp_servers import serve_http
 from tests.fakes.realtime import TERMINAL_QUESTION_MARK, AnsweringStream
+from tests.processes import INTERRUPTIBLE, interrupt, process_gone
 
 ROOT = Path(__file__).resolve().parents[2]
 ORIGIN = "http://127.0.0.1:3000"
@@ -158,7 +158,7 @@ async def test_serve_subprocess_prints_token_binds_loopback_and_stops_on_sigint(
         "--mcp-command", f"{sys.executable} {fake} --pid-file {pid_file}",
         "--audit-log", str(tmp_path / "audit.jsonl"), cwd=ROOT,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
+        stderr=asyncio.subprocess.PIPE, **INTERRUPTIBLE)
     assert proc.stdout is not None
     printed = {}
     while "token" not in printed:
@@ -173,9 +173,7 @@ async def test_serve_subprocess_prints_token_binds_loopback_and_stops_on_sigint(
         listed = await client.get(f"{printed['url']}/tools", headers={
             "Origin": "http://localhost:3000", "X-Pairing-Token": printed["token"]})
     assert listed.status_code == 200 and json.dumps(listed.json()).count("Snapshot") >= 1
-    proc.send_signal(signal.SIGINT)
+    interrupt(proc)
     await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 130  # interrupted, after a clean shutdown
-    from tests.integration.test_bridge_cli import process_gone
-
     assert process_gone(int(pid_file.read_text()))

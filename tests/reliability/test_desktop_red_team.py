@@ -33,7 +33,7 @@ from bridge.lines import LineSource
 from bridge.mcp_client import DesktopClient
 from bridge.policy import DEFAULT_POLICY_PATH, Policy, merge
 from bridge.serve import serve
-from tests.fakes.mcp_servers import Recorder, Scene, serve_http
+from tests.fakes.mcp_servers import DesktopWorld, Recorder, serve_http
 from tests.fakes.realtime import (
     TERMINAL_QUESTION_MARK,
     AnsweringStream,
@@ -48,6 +48,7 @@ TOKEN = "red-team-pairing"
 DEFAULT_FOCUS = "Untitled - Notepad"
 # Tools whose calls the bridge itself makes to read the focused window.
 FOCUS_TOOLS = {"Snapshot", "State-Tool"}
+GENERATIONS = ("current", "old", "oldest")
 
 
 def red_team_policy() -> Policy:
@@ -63,6 +64,7 @@ def test_corpus_has_the_promised_size_and_shape():
     assert counts["ask"] >= 60 and counts["run"] >= 20 and counts["refuse"] >= 1
     old = {c["id"] for c in CASES if c["tool"] in tool_names.OLD_NAMES}
     assert len([c for c in CASES if c["id"] in old and c["expect"] == "ask"]) >= 8
+    assert {c["server"] for c in CASES} == set(GENERATIONS)
     assert len({c["id"] for c in CASES}) == len(CASES)
 
 
@@ -72,26 +74,28 @@ def _ran(calls: list[dict[str, Any]], case: dict[str, Any]) -> list[dict[str, An
     return [c for c in calls if own or c["name"] not in FOCUS_TOOLS]
 
 
-def _set_scene(scene: Scene, case: dict[str, Any]) -> None:
-    scene.focused = case.get("focused", DEFAULT_FOCUS)
-    scene.opened = tuple(dict.fromkeys([scene.focused, DEFAULT_FOCUS]))
+def _set_scene(world: DesktopWorld | None, case: dict[str, Any]) -> None:
+    """Make the fake report the case's focused window (and Notepad open behind it)."""
+    assert world is not None
+    world.focused_window = case.get("focused", DEFAULT_FOCUS)
+    names = list(dict.fromkeys([world.focused_window, DEFAULT_FOCUS]))
+    world.windows = [[name, i, "Normal", 1280, 720, 131072 + i] for i, name in enumerate(names)]
 
 
 @dataclass
 class Endpoint:
     url: str
     recorder: Recorder
-    scene: Scene
+    scene: DesktopWorld | None
     err: AnsweringStream
     audit: Path
 
 
 @contextlib.asynccontextmanager
 async def _serve_endpoint(generation: str, audit: Path) -> AsyncIterator[Endpoint]:
-    scene = Scene()
     lines = LineSource.from_lines()
     err = AnsweringStream(TERMINAL_QUESTION_MARK, [], lines, end_after=False)
-    async with serve_http(generation, scene=scene) as mcp, \
+    async with serve_http(generation) as mcp, \
             DesktopClient(url=mcp.url) as desktop:
         policy = red_team_policy()
         executor = DesktopExecutor(desktop, policy, TerminalConfirmer(lines, err, timeout_s=5),
@@ -104,7 +108,7 @@ async def _serve_endpoint(generation: str, audit: Path) -> AsyncIterator[Endpoin
                                            out=io.StringIO(), ready=ready, stop=stop))
         port = await asyncio.wait_for(ready, 10)
         try:
-            yield Endpoint(f"http://127.0.0.1:{port}", mcp.recorder, scene, err, audit)
+            yield Endpoint(f"http://127.0.0.1:{port}", mcp.recorder, mcp.world, err, audit)
         finally:
             stop.set()
             await asyncio.wait_for(task, 10)
@@ -120,8 +124,10 @@ async def test_red_team_corpus_through_the_serve_endpoint(tmp_path):
     tally: Counter[str] = Counter()
     problems: list[str] = []
     async with _serve_endpoint("current", tmp_path / "current.jsonl") as current, \
-            _serve_endpoint("old", tmp_path / "old.jsonl") as old, httpx.AsyncClient() as http:
-        endpoints = {"current": current, "old": old}
+            _serve_endpoint("old", tmp_path / "old.jsonl") as old, \
+            _serve_endpoint("oldest", tmp_path / "oldest.jsonl") as oldest, \
+            httpx.AsyncClient() as http:
+        endpoints = {"current": current, "old": old, "oldest": oldest}
 
         async def call(ep: Endpoint, case: dict[str, Any], answer: str) -> tuple[Any, int, list]:
             _set_scene(ep.scene, case)
@@ -177,16 +183,17 @@ async def test_red_team_corpus_through_the_realtime_path(tmp_path):
     tally: Counter[str] = Counter()
     problems: list[str] = []
     policy = red_team_policy()
-    scenes = {"current": Scene(), "old": Scene()}
     async with fake_backend() as (realtime, api), \
-            serve_http("current", scene=scenes["current"]) as current, \
-            serve_http("old", scene=scenes["old"]) as old, \
+            serve_http("current") as current, serve_http("old") as old, \
+            serve_http("oldest") as oldest, \
             DesktopClient(url=current.url) as current_client, \
-            DesktopClient(url=old.url) as old_client:
-        servers = {"current": (current, current_client), "old": (old, old_client)}
+            DesktopClient(url=old.url) as old_client, \
+            DesktopClient(url=oldest.url) as oldest_client:
+        servers = {"current": (current, current_client), "old": (old, old_client),
+                   "oldest": (oldest, oldest_client)}
         for case in CASES:
             server, client = servers[case["server"]]
-            _set_scene(scenes[case["server"]], case)
+            _set_scene(server.world, case)
             utterance = f"please do case {case['id']} now"
             realtime.when_user_says(utterance, (case["tool"], case["arguments"]))
             before = len(server.recorder.calls)

@@ -97,10 +97,31 @@ def test_checks_run_linters_tests_and_every_template_tool() -> None:
                     "sam validate --lint", "cfn-lint template.yaml -a cfn_lint_serverless.rules",
                     "checkov --file template.yaml --framework cloudformation", "sam build"):
         assert command in runs, command
-    python_versions = [str(s["with"]["python-version"]) for s in _steps(checks)
+    linux = {"jobs": {k: v for k, v in checks["jobs"].items() if k != "bridge-windows"}}
+    python_versions = [str(s["with"]["python-version"]) for s in _steps(linux)
                        if s.get("uses", "").startswith("actions/setup-python@")]
     assert all("3.13" in v for v in python_versions) and python_versions
     assert any(s.get("uses", "").startswith("astral-sh/setup-uv@") for s in _steps(checks))
+
+
+def test_bridge_and_cli_tests_run_on_windows_with_python_3_11_and_3_13() -> None:
+    checks = _workflow("checks.yml")
+    job = checks["jobs"]["bridge-windows"]
+    assert job["runs-on"] == "windows-latest"
+    assert job["strategy"]["matrix"]["python"] == ["3.11", "3.13"]
+    setup = [s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python@")]
+    assert setup[0]["with"]["python-version"] == "${{ matrix.python }}"
+    assert job["env"]["UV_PYTHON"] == "${{ matrix.python }}"
+    runs = "\n".join(step.get("run", "") for step in job["steps"])
+    assert "uv sync --locked --extra audio" in runs
+    tests = runs.split("uv run pytest", 1)[1].split()
+    for pattern in tests:
+        assert list(REPO_ROOT.glob(pattern)), f"{pattern} matches no test file"
+    assert {"tests/integration/test_bridge_*.py", "tests/unit/test_bridge_*.py",
+            "tests/integration/test_windows_mcp_fakes.py", "tests/e2e/test_dev_server.py",
+            "tests/integration/test_invoke.py"} <= set(tests)
+    # ci.yml runs checks.yml on every pull request, so the Windows job runs there.
+    assert "pull_request" in _workflow("ci.yml")["on"]
 
 
 def test_aws_access_is_only_through_oidc_with_least_permissions() -> None:

@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import httpx
 import jwt
@@ -102,7 +103,8 @@ class JwksCache:
 def _read_jwks_document(url: str) -> dict[str, Any]:
     parsed = urlparse(url)
     if parsed.scheme == "file":
-        return json.loads(Path(unquote(parsed.path)).read_text())
+        # url2pathname turns /C:/Users/… (a Windows file URL's path) into C:\Users\….
+        return json.loads(Path(url2pathname(parsed.path)).read_text(encoding="utf-8"))
     response = httpx.get(url, timeout=JWKS_TIMEOUT_S)
     response.raise_for_status()
     document = response.json()

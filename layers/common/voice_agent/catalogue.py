@@ -10,6 +10,8 @@ import functools
 import json
 from typing import Any, Final
 
+from voice_agent import desktop_tools
+
 # --- Realtime models and voices -------------------------------------------------------------
 
 REALTIME_MODELS: Final[tuple[str, ...]] = (
@@ -67,10 +69,6 @@ def _tool(name: str, description: str, properties: dict[str, Any] | None = None,
     return {"type": "function", "name": name, "description": description,
             "parameters": parameters}
 
-
-_LOC = {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2,
-        "description": "Screen coordinates [x, y] taken from a Snapshot."}
-_LABEL = {"type": "integer", "description": "Id of a UI element from the last Snapshot."}
 
 # ``metadata.source`` the clients give what the add_memories tool stores: memories the model
 # wrote stay recognisable (and deletable) in the memory panel.
@@ -134,70 +132,10 @@ VOICE_TOOLS: Final[tuple[dict[str, Any], ...]] = (
     ),
 )
 
-# Windows-MCP (0.8.x) tools under their current names, as minted into the session. The bridge
-# replaces them with exactly what the running server offers (see voice_agent.desktop_tools).
-DESKTOP_TOOLS: Final[tuple[dict[str, Any], ...]] = (
-    _tool(
-        "Snapshot",
-        "Look at the screen: focused and open apps, interactive UI elements with their "
-        "coordinates and labels. Set use_vision to also get a screenshot.",
-        {"use_vision": {"type": "boolean", "default": False}},
-    ),
-    _tool("Screenshot", "Take a fast screenshot of the desktop (no UI tree)."),
-    _tool(
-        "Click",
-        "Click at coordinates [x, y] or on a UI element label from the last Snapshot.",
-        {"loc": _LOC, "label": _LABEL,
-         "button": {"type": "string", "enum": ["left", "right", "middle"], "default": "left"},
-         "clicks": {"type": "integer", "minimum": 0, "maximum": 3, "default": 1}},
-    ),
-    _tool(
-        "Type",
-        "Type text at coordinates or into a labelled UI element.",
-        {"text": {"type": "string"}, "loc": _LOC, "label": _LABEL,
-         "clear": {"type": "boolean", "default": False},
-         "press_enter": {"type": "boolean", "default": False}},
-        ("text",),
-    ),
-    _tool(
-        "Scroll",
-        "Scroll at coordinates, a UI element, or the current mouse position.",
-        {"loc": _LOC, "label": _LABEL,
-         "type": {"type": "string", "enum": ["vertical", "horizontal"], "default": "vertical"},
-         "direction": {"type": "string", "enum": ["up", "down", "left", "right"],
-                       "default": "down"},
-         "wheel_times": {"type": "integer", "minimum": 1, "default": 1}},
-    ),
-    _tool(
-        "Move",
-        "Move the mouse to coordinates; with drag=true drag from the current position there.",
-        {"loc": _LOC, "label": _LABEL, "drag": {"type": "boolean", "default": False}},
-    ),
-    _tool(
-        "Shortcut",
-        "Press a keyboard shortcut such as 'ctrl+c', 'alt+tab' or 'win+r'.",
-        {"shortcut": {"type": "string"}},
-        ("shortcut",),
-    ),
-    _tool("Wait", "Wait a number of seconds.", {"duration": {"type": "integer", "minimum": 1}},
-          ("duration",)),
-    _tool(
-        "App",
-        "Launch an application by its Start Menu name, switch to a window, or resize one.",
-        {"mode": {"type": "string", "enum": ["launch", "switch", "resize"], "default": "launch"},
-         "name": {"type": "string"},
-         "window_loc": {"type": "array", "items": {"type": "integer"}},
-         "window_size": {"type": "array", "items": {"type": "integer"}}},
-    ),
-    _tool(
-        "PowerShell",
-        "Run a PowerShell command with the user's rights. Needs the user's confirmation.",
-        {"command": {"type": "string"}, "timeout": {"type": "integer", "default": 30}},
-        ("command",),
-    ),
-    _tool("Scrape", "Fetch a web page and return its content as text.",
-          {"url": {"type": "string"}}, ("url",)),
-)
+# Windows-MCP tools under their current names, as minted into the session: derived from the
+# recorded list_tools answer of Windows-MCP 0.8.8 (voice_agent/windows_mcp_tools.json). The
+# bridge replaces them with exactly what the running server offers.
+DESKTOP_TOOLS: Final[tuple[dict[str, Any], ...]] = desktop_tools.session_desktop_tools()
 
 TOOL_EXECUTORS: Final[dict[str, str]] = {
     **{tool["name"]: "api" for tool in API_TOOLS},

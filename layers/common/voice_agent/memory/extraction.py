@@ -88,6 +88,10 @@ class ToolLLM(Protocol):
 # --- providers ------------------------------------------------------------------------------
 
 
+# Converse toolChoice kinds, strongest first: force this tool, force some tool, let it choose.
+_TOOL_CHOICES = ("tool", "any", "auto")
+
+
 class BedrockConverseLLM:
     """Bedrock Converse API with a tool definition and ``toolChoice`` forcing that tool."""
 
@@ -106,6 +110,7 @@ class BedrockConverseLLM:
             # No hidden retries: `_ask` and SQS own the retry budget.
             client = aws_client("bedrock-runtime", CallBudget(3.0, timeout_s, 1))
         self._client = client
+        self._tool_choice = "tool"  # lowered once if the model refuses forced tool choice
 
     @property
     def id(self) -> str:
@@ -113,26 +118,46 @@ class BedrockConverseLLM:
         return f"bedrock:{self.model_id}"
 
     def call_tool(self, system: str, user: str, tool: ToolSpec) -> dict[str, Any]:
-        """See `ToolLLM.call_tool`."""
+        """See `ToolLLM.call_tool`.
+
+        The tool is forced with ``toolChoice: {"tool": …}``. A model that does not support
+        that (Bedrock answers ValidationException naming ``toolChoice``) is asked again with
+        ``{"any": {}}`` (some tool must be called, and only one is offered), and a model that
+        supports neither with no ``toolChoice`` at all; the choice that worked is kept for the
+        model's later calls.
+        """
         from botocore.exceptions import BotoCoreError, ClientError
 
-        try:
-            response = self._client.converse(
-                modelId=self.model_id,
-                system=[{"text": system}],
-                messages=[{"role": "user", "content": [{"text": user}]}],
-                toolConfig={
-                    "tools": [{"toolSpec": {"name": tool.name, "description": tool.description,
-                                            "inputSchema": {"json": tool.parameters}}}],
-                    "toolChoice": {"tool": {"name": tool.name}},
-                },
-                inferenceConfig={"maxTokens": 1024, "temperature": 0},
-            )
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "error")
-            raise LLMUnavailable(f"Bedrock {self.model_id}: {code}") from error
-        except BotoCoreError as error:
-            raise LLMUnavailable(f"Bedrock {self.model_id}: {type(error).__name__}") from error
+        choices = _TOOL_CHOICES[_TOOL_CHOICES.index(self._tool_choice):]
+        for number, choice in enumerate(choices):
+            tool_config: dict[str, Any] = {
+                "tools": [{"toolSpec": {"name": tool.name, "description": tool.description,
+                                        "inputSchema": {"json": tool.parameters}}}]}
+            if choice == "tool":
+                tool_config["toolChoice"] = {"tool": {"name": tool.name}}
+            elif choice == "any":
+                tool_config["toolChoice"] = {"any": {}}
+            try:
+                response = self._client.converse(
+                    modelId=self.model_id,
+                    system=[{"text": system}],
+                    messages=[{"role": "user", "content": [{"text": user}]}],
+                    toolConfig=tool_config,
+                    inferenceConfig={"maxTokens": 1024, "temperature": 0},
+                )
+                break
+            except ClientError as error:
+                details = error.response.get("Error", {})
+                code = details.get("Code", "error")
+                refused = (code == "ValidationException"
+                           and "toolchoice" in str(details.get("Message", "")).lower())
+                if refused and number + 1 < len(choices):
+                    self._tool_choice = choices[number + 1]
+                    continue
+                raise LLMUnavailable(f"Bedrock {self.model_id}: {code}") from error
+            except BotoCoreError as error:
+                raise LLMUnavailable(
+                    f"Bedrock {self.model_id}: {type(error).__name__}") from error
         try:
             content = response["output"]["message"]["content"]
         except (KeyError, TypeError) as error:
