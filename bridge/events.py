@@ -332,7 +332,7 @@ def parse_server_event(raw: dict[str, Any]) -> ServerEvent | None:
     """The typed event, or None for a type the bridge does not act on or a malformed one.
 
     A malformed event of a known type is dropped rather than raised: one bad frame must not
-    end the conversation, and the old code read such events with defaults just the same.
+    end the conversation.
     """
     model = SERVER_EVENT_MODELS.get(str(raw.get("type", "")))
     if model is None:
@@ -344,11 +344,8 @@ def parse_server_event(raw: dict[str, Any]) -> ServerEvent | None:
 
 
 def function_call_from(event: dict[str, Any]) -> FunctionCall | None:
-    """The call in ``response.output_item.done`` / ``response.function_call_arguments.done``.
-
-    Returns None when the event carries no complete call (another item type, or the arguments
-    event without a name, which the item event supplies later).
-    """
+    """The complete call in a raw ``response.output_item.done`` or
+    ``response.function_call_arguments.done`` event, or None (another item, no name yet)."""
     parsed = parse_server_event(event)
     if isinstance(parsed, OutputItemDone | FunctionCallArgumentsDone):
         return parsed.function_call()
