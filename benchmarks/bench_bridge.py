@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bridge.mcp_client import DesktopClient  # noqa: E402
 from bridge.realtime import RealtimeConnection  # noqa: E402
-from bridge.session import Conversation  # noqa: E402
 from bridge.status import percentile  # noqa: E402
+from bridge.tool_runner import ToolRunner  # noqa: E402
 from tests.fakes.mcp_servers import Recorder, build_server  # noqa: E402
 from tests.fakes.realtime import fake_backend, run_text_conversation  # noqa: E402
 
@@ -36,7 +36,7 @@ def instrument() -> tuple[dict[str, float], dict[str, float]]:
     """Timestamp call recognition and output sending inside the bridge (benchmark only)."""
     seen: dict[str, float] = {}
     sent: dict[str, float] = {}
-    start_call = Conversation._start_call
+    start_call = ToolRunner.start
     send = RealtimeConnection.send
 
     def timed_start(self, call):  # type: ignore[no-untyped-def]
@@ -50,7 +50,7 @@ def instrument() -> tuple[dict[str, float], dict[str, float]]:
             sent[item["call_id"]] = time.perf_counter()
         return result
 
-    Conversation._start_call = timed_start  # type: ignore[method-assign]
+    ToolRunner.start = timed_start  # type: ignore[method-assign]
     RealtimeConnection.send = timed_send  # type: ignore[method-assign]
     return seen, sent
 

@@ -1,8 +1,7 @@
-"""Assembles the bridge from the parsed command line and runs it."""
+"""Assembles the bridge from its frozen configuration and runs it."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import copy
@@ -13,15 +12,16 @@ import sys
 from typing import Any
 
 from bridge.api_client import ApiClient
+from bridge.audio import AudioInput, AudioOutput
 from bridge.audit import AuditLog
-from bridge.cli import DEFAULT_ORIGINS, read_token
+from bridge.config import BridgeConfig, ConversationSettings, read_token
 from bridge.confirm import Confirmer, TerminalConfirmer, UtteranceConfirmer
+from bridge.conversation import Conversation
 from bridge.desktop import DesktopExecutor
 from bridge.lines import LineSource
 from bridge.mcp_client import DesktopClient, DesktopError, parse_header
 from bridge.policy import Policy, PolicyError
 from bridge.router import ToolRouter
-from bridge.session import Conversation, ConversationSettings
 from bridge.status import Metrics, StatusLine
 from voice_agent import catalogue
 
@@ -42,16 +42,16 @@ def session_tools(desktop: DesktopClient | None) -> list[dict[str, Any]]:
     return tools
 
 
-def make_desktop_client(args: argparse.Namespace) -> DesktopClient | None:
+def make_desktop_client(config: BridgeConfig) -> DesktopClient | None:
     """The Windows-MCP client the options ask for, or None."""
     try:
-        headers = dict(parse_header(h) for h in (args.mcp_header or []))
+        headers = dict(parse_header(h) for h in config.mcp_headers)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    if args.mcp_command:
-        return DesktopClient(command=args.mcp_command)
-    if args.mcp_url:
-        return DesktopClient(url=args.mcp_url, headers=headers)
+    if config.mcp_command:
+        return DesktopClient(command=config.mcp_command)
+    if config.mcp_url:
+        return DesktopClient(url=config.mcp_url, headers=headers)
     if headers:
         raise UsageError("--mcp-header only applies to --mcp-url")
     return None
@@ -64,7 +64,7 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-async def run(args: argparse.Namespace) -> int:
+async def run(config: BridgeConfig) -> int:
     """Run the bridge (conversation or ``--serve``) and return the exit code.
 
     Raises:
@@ -72,61 +72,80 @@ async def run(args: argparse.Namespace) -> int:
     """
     _quiet_libraries()
     try:
-        policy = Policy.load(args.policy)
+        policy = Policy.load(config.policy)
     except PolicyError as exc:
         raise UsageError(str(exc)) from exc
-    audit = AuditLog(args.audit_log)
-    desktop_client = make_desktop_client(args)
-    if args.serve:
-        if desktop_client is None:
-            raise UsageError("--serve needs --mcp-command or --mcp-url")
-        from bridge.serve import serve
+    audit = AuditLog(config.audit_log)
+    desktop_client = make_desktop_client(config)
+    if config.serve:
+        return await _serve(config, policy, audit, desktop_client)
+    return await _converse(config, policy, audit, desktop_client)
 
-        lines = LineSource()
-        async with _desktop(desktop_client) as started:
-            if started is None:
-                return 1
-            executor = DesktopExecutor(started, policy, TerminalConfirmer(
-                lines, timeout_s=policy.question_timeout_s), audit, source="serve")
-            with _ctrl_break_noted() as interrupted:
-                code = await serve(executor, port=args.port,
-                                   origins=tuple(args.allow_origin or DEFAULT_ORIGINS))
-            return 130 if interrupted else code
 
-    if not args.api:
+async def _serve(config: BridgeConfig, policy: Policy, audit: AuditLog,
+                 desktop_client: DesktopClient | None) -> int:
+    """``--serve``: the desktop tools for the web client, no realtime connection."""
+    if desktop_client is None:
+        raise UsageError("--serve needs --mcp-command or --mcp-url")
+    from bridge.serve import serve
+
+    lines = LineSource()
+    async with _desktop(desktop_client) as started:
+        if started is None:
+            return 1
+        executor = DesktopExecutor(started, policy, TerminalConfirmer(
+            lines, timeout_s=policy.question_timeout_s), audit, source="serve")
+        with _ctrl_break_noted() as interrupted:
+            code = await serve(executor, port=config.port, origins=config.allow_origins)
+        return 130 if interrupted else code
+
+
+def _api_and_token(config: BridgeConfig) -> tuple[str, str]:
+    """The API's URL and the user's token, both required for a conversation."""
+    if not config.api:
         raise UsageError("--api URL is required (the voice-agent API, e.g. "
                          "http://127.0.0.1:3000)")
     try:
-        token = read_token(args)
+        token = read_token(config)
     except OSError as exc:
         raise UsageError(f"cannot read --token-file: {exc}") from exc
     if not token:
         raise UsageError("--token or --token-file is required (get one with "
                          "`voice-agent token`)")
+    return config.api, token
 
-    audio_in = audio_out = None
-    if not args.text:
-        from bridge.audio import AudioUnavailableError, MicrophoneInput, SpeakerOutput
 
-        try:
-            audio_in, audio_out = MicrophoneInput(), SpeakerOutput()
-        except AudioUnavailableError as exc:
-            raise UsageError(str(exc)) from exc
+def _audio_devices(config: BridgeConfig) -> tuple[AudioInput | None, AudioOutput | None]:
+    """Microphone and speaker for audio mode (none with ``--text``)."""
+    if config.text:
+        return None, None
+    from bridge.audio import AudioUnavailableError, MicrophoneInput, SpeakerOutput
 
+    try:
+        return MicrophoneInput(), SpeakerOutput()
+    except AudioUnavailableError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+async def _converse(config: BridgeConfig, policy: Policy, audit: AuditLog,
+                    desktop_client: DesktopClient | None) -> int:
+    """The realtime conversation, typed (``--text``) or spoken."""
+    api_url, token = _api_and_token(config)
+    audio_in, audio_out = _audio_devices(config)
     text_lines: LineSource | None = None
     voice_confirmer: UtteranceConfirmer | None = None
     confirmer: Confirmer
-    if args.text:
+    if config.text:
         text_lines = LineSource()
         confirmer = TerminalConfirmer(text_lines, timeout_s=policy.question_timeout_s)
     else:
         voice_confirmer = UtteranceConfirmer(wait_s=policy.confirm_wait_s)
         confirmer = voice_confirmer
-    settings = ConversationSettings(text_mode=bool(args.text), model=args.model,
-                                    voice=args.voice, max_session_s=args.max_session_s,
+    settings = ConversationSettings(text_mode=config.text, model=config.model,
+                                    voice=config.voice, max_session_s=config.max_session_s,
                                     slow_notice_s=policy.slow_notice_s)
     status, metrics = StatusLine(), Metrics()
-    api = ApiClient(args.api, token)
+    api = ApiClient(api_url, token)
     try:
         async with _desktop(desktop_client) as started:
             if desktop_client is not None and started is None:

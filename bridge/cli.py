@@ -11,16 +11,10 @@ import asyncio
 import contextlib
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
+from bridge.config import DEFAULT_MAX_SESSION_S, DEFAULT_ORIGINS, DEFAULT_PORT, BridgeConfig
 from voice_agent import catalogue
-
-DEFAULT_PORT = 8765
-# Realtime sessions end at 60 minutes; renew 5 minutes early so a long reply or a slow tool
-# never runs into the server's cut-off.
-DEFAULT_MAX_SESSION_S = 3600 - 300
-DEFAULT_ORIGINS = ("http://127.0.0.1:3000", "http://localhost:3000")
 
 
 def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,13 +55,16 @@ def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(default {DEFAULT_MAX_SESSION_S}; the server's limit is 3600)")
 
 
-def read_token(args: argparse.Namespace) -> str | None:
-    """The JWT from ``--token`` or ``--token-file`` (stripped), or None."""
-    if getattr(args, "token", None):
-        return str(args.token).strip()
-    if getattr(args, "token_file", None):
-        return Path(args.token_file).read_text(encoding="utf-8").strip()
-    return None
+def config_from_args(args: argparse.Namespace) -> BridgeConfig:
+    """The frozen configuration the parsed command line describes."""
+    return BridgeConfig(
+        api=args.api, token=args.token, token_file=args.token_file,
+        mcp_command=args.mcp_command, mcp_url=args.mcp_url,
+        mcp_headers=tuple(args.mcp_header or ()), text=bool(args.text),
+        serve=bool(args.serve), port=args.port,
+        allow_origins=tuple(args.allow_origin or DEFAULT_ORIGINS), policy=args.policy,
+        model=args.model, voice=args.voice, audit_log=args.audit_log,
+        max_session_s=args.max_session_s)
 
 
 def utf8_pipes(streams: tuple[Any, ...] | None = None, *, windows: bool | None = None
@@ -96,11 +93,11 @@ def utf8_pipes(streams: tuple[Any, ...] | None = None, *, windows: bool | None =
 
 def run_bridge(args: argparse.Namespace) -> int:
     """Run the bridge as the command line asked; returns the process exit code."""
-    from bridge.app import UsageError, run
+    from bridge.app import UsageError, run  # the assembly imports the MCP SDK: only when run
 
     utf8_pipes()
     try:
-        return asyncio.run(run(args))
+        return asyncio.run(run(config_from_args(args)))
     except UsageError as exc:
         print(f"voice-agent bridge: {exc}", file=sys.stderr)
         return 2

@@ -537,6 +537,24 @@ class TestToolCalls:
         assert "fly_to_moon" in unknown["error"]
         assert {"open_memories", "search_memories", "set_voice"} <= set(unknown["known_intents"])
 
+    def test_open_memories_and_search_report_what_the_api_returned(self, page, fake_backend):
+        user = unique_user()
+        fake_backend.add_memory(user, "Works at Acme")
+        fake_backend.add_memory(user, "Lives in Lyon")
+        conn = start_call(page, fake_backend, user)
+        conn.send(*function_call_events("resp_m", [
+            ("call_open", "executeAppAction", {"intent": "open_memories"})]))
+        conn.wait_for_type("response.create")
+        assert outputs_by_call(conn)["call_open"] == [{"status": "ok", "shown": 2}]
+        expect(page.locator("#memory-list li")).to_have_count(2)
+
+        conn.send(*function_call_events("resp_n", [
+            ("call_none", "executeAppAction", {"intent": "search_memories",
+                                               "params": {"query": "zebra"}})]))
+        wait_until(lambda: "call_none" in outputs_by_call(conn))
+        assert outputs_by_call(conn)["call_none"] == [{"status": "ok", "results": 0}]
+        expect(page.locator("#memory-list li")).to_have_count(0)
+
     def test_end_conversation_answers_then_hangs_up(self, page, fake_backend):
         conn = start_call(page, fake_backend, unique_user())
         conn.send(*function_call_events("resp_end", [("call_end", "endConversation", {})]))

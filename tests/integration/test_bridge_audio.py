@@ -21,10 +21,10 @@ from bridge.app import session_tools
 from bridge.audio import BYTES_PER_MS
 from bridge.audit import AuditLog
 from bridge.confirm import UtteranceConfirmer
+from bridge.conversation import Conversation, ConversationSettings
 from bridge.desktop import DesktopExecutor
 from bridge.policy import Policy
 from bridge.router import ToolRouter
-from bridge.session import Conversation, ConversationSettings
 from bridge.status import Metrics, StatusLine
 from tests.fakes.realtime import fake_backend
 

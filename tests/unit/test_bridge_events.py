@@ -118,3 +118,58 @@ def test_metrics_summary_lists_tools_and_percentiles():
     assert "speech end → first audio" in text
     assert percentile([], 50) == 0
     assert json.dumps(text)
+
+
+def test_server_events_parse_into_models_ignoring_unknown_fields_and_nulls():
+    done = events.parse_server_event({
+        "type": "response.done", "event_id": "e1", "future_field": {"x": 1},
+        "response": {"id": "r1", "status": "failed", "metadata": None, "usage": {},
+                     "status_details": {"type": "failed", "error": {"message": "boom"}}}})
+    assert isinstance(done, events.ResponseDone)
+    assert done.response.id == "r1" and done.response.meta("bridge_question") is None
+    assert done.response.status_details is not None
+    assert done.response.status_details.error is not None
+    assert done.response.status_details.error.describe() == "boom"
+    error = events.parse_server_event({"type": "error", "error": None})
+    assert isinstance(error, events.ServerError) and error.error.event_id is None
+    created = events.parse_server_event({"type": "response.created", "response": {
+        "id": "r2", "metadata": {"bridge_question": "q1"}}})
+    assert isinstance(created, events.ResponseCreated)
+    assert created.response.meta("bridge_question") == "q1"
+
+
+def test_unknown_and_malformed_server_events_parse_to_none():
+    assert events.parse_server_event({"type": "rate_limits.updated", "rate_limits": []}) is None
+    assert events.parse_server_event({"no": "type"}) is None
+    assert events.parse_server_event({"type": "response.done", "response": "not an object"}) \
+        is None
+    # Positive control: the same event with an object parses.
+    assert events.parse_server_event({"type": "response.done", "response": {}}) is not None
+
+
+def test_every_parsed_model_is_in_the_table_under_its_wire_name():
+    for wire_name, model in events.SERVER_EVENT_MODELS.items():
+        parsed = events.parse_server_event({"type": wire_name})
+        assert type(parsed) is model, wire_name
+
+
+def test_audio_delta_decodes_and_tolerates_bad_base64():
+    good = events.parse_server_event({"type": "response.output_audio.delta", "item_id": "a",
+                                      "delta": "AAE="})
+    assert isinstance(good, events.AudioDelta) and good.pcm() == b"\x00\x01"
+    # "A" is not valid base64 (a lone character cannot be padded).
+    bad = events.parse_server_event({"type": "response.output_audio.delta", "delta": "A"})
+    assert isinstance(bad, events.AudioDelta) and bad.pcm() == b""
+
+
+async def test_conversation_handles_every_parsed_event_model():
+    from bridge.api_client import ApiClient
+    from bridge.conversation import Conversation, ConversationSettings
+
+    api = ApiClient("http://127.0.0.1:9", "token")
+    try:
+        conversation = Conversation(ConversationSettings(), api, router=None,  # type: ignore[arg-type]
+                                    tools=[])
+        assert conversation.handled_events == frozenset(events.SERVER_EVENT_MODELS.values())
+    finally:
+        await api.close()
