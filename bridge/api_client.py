@@ -33,7 +33,7 @@ class BackendError(RuntimeError):
         return self.status in (401, 403)
 
 
-# The old name, still imported by bridge/session.py until the conversation's split lands there.
+# The old name, still imported by bridge/realtime_session.py; remove once it says BackendError.
 ApiError = BackendError
 
 
