@@ -33,10 +33,6 @@ class BackendError(RuntimeError):
         return self.status in (401, 403)
 
 
-# The old name, still imported by bridge/realtime_session.py; remove once it says BackendError.
-ApiError = BackendError
-
-
 @dataclass(frozen=True)
 class MintedSession:
     """What the bridge needs from ``POST /api/voice-agent``."""

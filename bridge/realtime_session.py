@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from bridge import events
-from bridge.api_client import ApiClient, ApiError
+from bridge.api_client import ApiClient, BackendError
 from bridge.config import ConversationSettings
 from bridge.context import ConversationLog
 from bridge.host import ConversationHost
@@ -24,7 +24,7 @@ from bridge.status import Metrics, StatusLine
 from bridge.turns import TurnCoordinator
 
 # What a failed session start raises besides BridgeExit (the conversation reports it).
-SESSION_ERRORS = (ApiError, RealtimeConnectError, OSError)
+SESSION_ERRORS = (BackendError, RealtimeConnectError, OSError)
 
 
 class BridgeExit(Exception):
@@ -58,7 +58,7 @@ class RealtimeSessions:
 
         Raises:
             BridgeExit: the API refused our token (exit code 2).
-            ApiError, RealtimeConnectError, OSError: the session could not be started.
+            BackendError, RealtimeConnectError, OSError: the session could not be started.
         """
         self.conn = await self._open(carry_over=False)
 
@@ -77,7 +77,7 @@ class RealtimeSessions:
         self.status.set("connecting")
         try:
             minted = await self.api.mint_session(self.settings.model, self.settings.voice)
-        except ApiError as exc:
+        except BackendError as exc:
             if exc.is_auth:
                 raise BridgeExit(2, f"{exc} (POST /api/voice-agent answered {exc.status})") \
                     from exc

@@ -618,7 +618,7 @@ async def run_text_conversation(api: FakeApi, lines: list[str | None], *, deskto
                                 token: str | None = None,
                                 answers: list[Any] | None = None,
                                 **settings: Any) -> BridgeRun:
-    """Run :class:`bridge.session.Conversation` in text mode with these typed lines.
+    """Run :class:`bridge.conversation.Conversation` in text mode with these typed lines.
 
     ``None`` in ``lines`` is end of input; without it the input ends after the last line, or
     after the last of ``answers`` when there are answers: each is typed once a confirmation
@@ -630,11 +630,11 @@ async def run_text_conversation(api: FakeApi, lines: list[str | None], *, deskto
     from bridge.app import session_tools
     from bridge.audit import AuditLog
     from bridge.confirm import TerminalConfirmer, UtteranceConfirmer
+    from bridge.conversation import Conversation, ConversationSettings
     from bridge.desktop import DesktopExecutor
     from bridge.lines import LineSource
     from bridge.policy import Policy
     from bridge.router import ToolRouter
-    from bridge.session import Conversation, ConversationSettings
     from bridge.status import Metrics, StatusLine
 
     source = LineSource.from_lines(lines)
