@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import secrets
 import socket
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TextIO
+from typing import Any, TextIO
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -28,6 +29,12 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bridge.desktop import DesktopExecutor
+from voice_agent.body_checks import (
+    JSON_MEDIA_TYPE,
+    MAX_BODY_BYTES,
+    check_json_shape,
+    media_type,
+)
 
 TOKEN_HEADER = "X-Pairing-Token"
 CORS_MAX_AGE_S = 600
@@ -75,6 +82,34 @@ class RequestGuard:
         await self.app(scope, receive, send)
 
 
+async def _json_body(request: Request) -> tuple[Any, Response | None]:
+    """The parsed JSON body, or the refusal to answer instead.
+
+    The API's own body checks (media type, size, UTF-8, then nesting depth and number length
+    before the parser, which would otherwise recurse into a RecursionError), so malformed input
+    is a 4xx here as it is there.
+    """
+    if media_type(dict(request.headers)) != JSON_MEDIA_TYPE:
+        return None, JSONResponse({"error": "Content-Type must be application/json"},
+                                  status_code=415)
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        return None, JSONResponse({"error": f"request body larger than {MAX_BODY_BYTES} "
+                                            "bytes"}, status_code=413)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, JSONResponse({"error": "body: invalid JSON (not UTF-8 text)"},
+                                  status_code=422)
+    rejection = check_json_shape(text)
+    if rejection is not None:
+        return None, JSONResponse({"error": rejection.message}, status_code=rejection.status)
+    try:
+        return json.loads(text), None
+    except ValueError:
+        return None, JSONResponse({"error": "body must be JSON"}, status_code=400)
+
+
 def create_app(executor: DesktopExecutor, token: str, origins: tuple[str, ...]) -> Starlette:
     """The ASGI app: ``GET /tools``, ``POST /tools/call`` and their preflights.
 
@@ -99,14 +134,9 @@ def create_app(executor: DesktopExecutor, token: str, origins: tuple[str, ...]) 
         return JSONResponse({"tools": tools})
 
     async def call_tool(request: Request) -> Response:
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type != "application/json":
-            return JSONResponse({"error": "Content-Type must be application/json"},
-                                status_code=415)
-        try:
-            body = await request.json()
-        except ValueError:
-            return JSONResponse({"error": "body must be JSON"}, status_code=400)
+        body, refusal = await _json_body(request)
+        if refusal is not None:
+            return refusal
         name = body.get("name") if isinstance(body, dict) else None
         arguments = body.get("arguments", {}) if isinstance(body, dict) else None
         if not isinstance(name, str) or not name:

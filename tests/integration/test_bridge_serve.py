@@ -154,6 +154,24 @@ async def test_call_without_a_json_content_type_is_415(endpoint):
     assert [c["name"] for c in recorder.calls] == ["Snapshot"]
 
 
+@pytest.mark.parametrize(("body", "status"), [
+    (b"[" * 30_000 + b"]" * 30_000, 422),
+    (b'{"name": "Snapshot", "arguments": {"n": ' + b"9" * 5_000 + b"}}", 422),
+    (b'{"name": "\xff"}', 422),
+    (b'{"name": "Snapshot", "arguments": {"pad": "' + b"x" * 70_000 + b'"}}', 413),
+])
+async def test_malformed_call_bodies_are_4xx_and_run_nothing(endpoint, body, status):
+    url, recorder, _, _ = endpoint
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"{url}/tools/call", content=body, headers=headers(**{
+            "Content-Type": "application/json"}))
+        control = await client.post(f"{url}/tools/call", headers=headers(),
+                                    json={"name": "Snapshot", "arguments": {}})
+    assert response.status_code == status and "error" in response.json()
+    assert control.status_code == 200  # positive control: a well-formed call still runs
+    assert [c["name"] for c in recorder.calls] == ["Snapshot"]
+
+
 @pytest.mark.slow  # two Python processes start and import the MCP SDK
 async def test_serve_subprocess_prints_token_binds_loopback_and_stops_on_sigint(tmp_path):
     fake = ROOT / "tests" / "fakes" / "mcp_servers.py"
