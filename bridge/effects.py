@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -52,7 +52,7 @@ EVERYDAY = Assessment(Effect.EVERYDAY, "an everyday action")
 class WordLists:
     """The ``[lists]`` of the policy file, normalised once."""
 
-    shell_apps: frozenset[str]
+    shell_apps: tuple[str, ...]  # longest first, so "windows terminal" wins over "terminal"
     shell_app_titles: frozenset[str]
     dangerous_shortcuts: tuple[frozenset[str], ...]
     terminal_windows: tuple[str, ...]
@@ -68,7 +68,7 @@ class WordLists:
             return [fold(w) for w in data.get(key, ())]
 
         return cls(
-            shell_apps=frozenset(words("shell_apps")),
+            shell_apps=tuple(sorted(set(words("shell_apps")), key=len, reverse=True)),
             shell_app_titles=frozenset(words("shell_app_titles")),
             dangerous_shortcuts=tuple(frozenset(shortcut_keys(s))
                                       for s in data.get("dangerous_shortcuts", ())),
@@ -106,7 +106,6 @@ class Rules:
 
     lists: WordLists
     read_only_cmdlets: frozenset[str] = frozenset()
-    known_tools: frozenset[str] = field(default_factory=frozenset)
 
 
 # --- normalising --------------------------------------------------------------------------
@@ -172,10 +171,6 @@ def registry_key(value: Any) -> str:
 
 # --- signals ------------------------------------------------------------------------------
 
-def _words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z0-9_.:\-]+", text))
-
-
 def _mentions_word(text: str, phrases: Iterable[str]) -> str | None:
     """The first phrase that appears in ``text`` as whole words."""
     for phrase in phrases:
@@ -190,7 +185,6 @@ def secret_in(values: Iterable[Any], lists: WordLists) -> str | None:
         if value is None or isinstance(value, bool | int | float):
             continue
         text = path_text(value)
-        # Environment spellings of the profile folder name the same place.
         for fragment in lists.secret_paths:
             if fragment in text:
                 return str(value)
@@ -380,7 +374,7 @@ def _app(arguments: Mapping[str, Any], rules: Rules, focus: Focus) -> Assessment
         return Assessment(Effect.UNKNOWN, "App launch without a name")
     if name in lists.shell_app_titles or name in lists.shell_apps:
         return Assessment(Effect.RUNS_CODE, f"launching {name}, where typing runs code")
-    match = _mentions_word(name, sorted(lists.shell_apps, key=len, reverse=True))
+    match = _mentions_word(name, lists.shell_apps)
     if match or "administrator" in name or "admin" in name.split():
         return Assessment(Effect.RUNS_CODE, f"launching {name}, where typing runs code")
     if secret_in([arguments.get("name")], lists):
@@ -493,4 +487,3 @@ _JUDGES = {
     "MultiEdit": _multi_edit, "Click": _click, "FileSystem": _file_system,
     "Registry": _registry, "Process": _process, "Scrape": _scrape, "Clipboard": _clipboard,
 }
-RULED_TOOLS = frozenset([*_JUDGES, *_EVERYDAY_TOOLS])
