@@ -18,7 +18,7 @@ from bridge import tool_names
 from bridge.audit import AuditLog
 from bridge.confirm import Confirmer, ConfirmRequest, Verdict
 from bridge.effects import Focus, ToolFacts, fold
-from bridge.focus import FocusTracker, parse_snapshot
+from bridge.focus import FocusTracker
 from bridge.mcp_client import DesktopClient, ToolResult
 from bridge.policy import SELF_CONFIRMATION_KEYS, Action, Decision, Policy
 from bridge.questions import (
@@ -180,8 +180,9 @@ class DesktopExecutor:
         self._record(snapshot[0].name, snapshot[0].arguments, started, "allowed",
                      "error" if result.is_error else "ok", "the bridge's own focus check",
                      source="bridge")
-        self.focus.observe("Snapshot", result.text)
-        return (None if result.is_error else parse_snapshot(result.text)) or Focus()
+        if result.is_error:
+            return Focus()
+        return self.focus.observe("Snapshot", result.text) or Focus()
 
     def _facts(self, canonical: str) -> ToolFacts | None:
         for tool in self.client.tools if self.client is not None else []:

@@ -75,15 +75,20 @@ class FocusTracker:
         self._focus: Focus | None = None
         self._read_at = 0.0
 
-    def observe(self, tool: str, output: str) -> None:
-        """Note a finished step: a Snapshot refreshes the reading, other actions stale it."""
+    def observe(self, tool: str, output: str) -> Focus | None:
+        """Note a finished step: a Snapshot refreshes the reading, other actions stale it.
+
+        Returns:
+            The reading a Snapshot gave (None for other steps, or a Snapshot without one).
+        """
         if tool == "Snapshot":
             parsed = parse_snapshot(output)
             if parsed is not None:
                 self._focus, self._read_at = parsed, time.monotonic()
-                return
+                return parsed
         if tool not in _LOOKING_TOOLS:
             self._focus = None
+        return None
 
     def current(self) -> Focus | None:
         """The reading if it is fresh, else None (take a Snapshot)."""
