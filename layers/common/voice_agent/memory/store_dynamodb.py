@@ -34,7 +34,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from voice_agent.aws import REQUEST_CALL, aws_client
+from voice_agent.aws import REQUEST_CALL, aws_client, error_code, is_throttling_code
 from voice_agent.memory.store import (
     JOB_TTL_S,
     AddMemory,
@@ -60,13 +60,8 @@ __all__ = [
     "make_dynamodb_client",
 ]
 
-_RETRYABLE_CODES = {
-    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-    "InternalServerError", "ServiceUnavailable", "TransactionInProgressException",
-}
-_THROTTLING_CODES = {
-    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-}
+# Besides throttling (voice_agent.aws.THROTTLING_ERROR_CODES), errors worth trying again.
+_RETRYABLE_CODES = {"InternalServerError", "ServiceUnavailable", "TransactionInProgressException"}
 _CONFLICT_ATTEMPTS = 8  # concurrent adds of one user conflict on META; 8 tries ≈ 2 s worst case
 LOG_SLOTS = 16  # change-log entries kept in META (≈ 50 bytes each: META stays under 1 KB)
 _VERSION_ATTEMPTS = 40  # writers of one user racing for the next version; jittered backoff
@@ -110,8 +105,8 @@ def _unavailable(error: Exception) -> StoreUnavailable:
     from botocore.exceptions import ClientError
 
     if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code", "")
-        if code in _THROTTLING_CODES:
+        code = error_code(error)
+        if is_throttling_code(code):
             return StoreUnavailable("DynamoDB throttled the request", retryable=True)
         return StoreUnavailable(f"DynamoDB error: {code or 'unknown'}",
                                 retryable=code in _RETRYABLE_CODES)
