@@ -38,38 +38,9 @@ from voice_agent.memory.store import (
     decode_cursor,
     encode_cursor,
 )
+from voice_agent.memory.store_sqlite_schema import SCHEMA, connect
 
 __all__ = ["SqliteMemoryStore"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS memories (
-    user_id TEXT NOT NULL, id TEXT NOT NULL, text TEXT NOT NULL, meta TEXT,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, vec BLOB NOT NULL,
-    emb TEXT NOT NULL, dims INTEGER NOT NULL, hash TEXT NOT NULL, rev INTEGER NOT NULL,
-    PRIMARY KEY (user_id, id)
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS memories_by_hash ON memories (user_id, hash);
-CREATE TABLE IF NOT EXISTS history (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, memory_id TEXT NOT NULL,
-    memory TEXT NOT NULL, event TEXT NOT NULL, at TEXT NOT NULL, previous TEXT
-);
-CREATE INDEX IF NOT EXISTS history_by_memory ON history (user_id, memory_id, at, seq);
-CREATE TABLE IF NOT EXISTS jobs (
-    user_id TEXT NOT NULL, job_id TEXT NOT NULL, body TEXT NOT NULL, expires_at INTEGER,
-    PRIMARY KEY (user_id, job_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS meta (
-    user_id TEXT PRIMARY KEY, version INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS memory_log (
-    user_id TEXT NOT NULL, version INTEGER NOT NULL, event TEXT NOT NULL,
-    memory_id TEXT NOT NULL, PRIMARY KEY (user_id, version)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS applied (
-    user_id TEXT NOT NULL, key TEXT NOT NULL, expires_at INTEGER,
-    PRIMARY KEY (user_id, key)
-) WITHOUT ROWID;
-"""
 
 _IN_CHUNK = 500  # ids per IN (...) list, well under SQLite's bound-parameter limit
 LOG_KEPT = 256  # change-log entries kept per user (older gaps reload everything)
@@ -99,19 +70,14 @@ class SqliteMemoryStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         # executescript commits by itself; the schema statements are idempotent.
-        self._db().executescript(_SCHEMA)
+        self._db().executescript(SCHEMA)
 
     # --- connections ---------------------------------------------------------------------
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
-            # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE) where they matter.
-            db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
-                                 check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # durable across app crashes in WAL mode
-            db.execute("PRAGMA busy_timeout=10000")
+            db = connect(self.path)
             self._local.db = db
         return db
 
