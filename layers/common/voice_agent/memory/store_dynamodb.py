@@ -28,13 +28,12 @@ from __future__ import annotations
 
 import json
 import random
-import secrets
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from voice_agent.aws import REQUEST_CALL, aws_client, error_code, is_throttling_code
+from voice_agent.aws import REQUEST_CALL, aws_client
 from voice_agent.memory.store import (
     JOB_TTL_S,
     AddMemory,
@@ -54,6 +53,15 @@ from voice_agent.memory.store import (
     decode_cursor,
     encode_cursor,
 )
+from voice_agent.memory.store_dynamodb_items import (
+    _history_item,
+    _memory_item,
+    _memory_record,
+    _n,
+    _pk,
+    _s,
+    _unavailable,
+)
 
 __all__ = [
     "DynamoMemoryStore",
@@ -61,7 +69,6 @@ __all__ = [
 ]
 
 # Besides throttling (voice_agent.aws.THROTTLING_ERROR_CODES), errors worth trying again.
-_RETRYABLE_CODES = {"InternalServerError", "ServiceUnavailable", "TransactionInProgressException"}
 _CONFLICT_ATTEMPTS = 8  # concurrent adds of one user conflict on META; 8 tries ≈ 2 s worst case
 LOG_SLOTS = 16  # change-log entries kept in META (≈ 50 bytes each: META stays under 1 KB)
 _VERSION_ATTEMPTS = 40  # writers of one user racing for the next version; jittered backoff
@@ -87,67 +94,6 @@ def make_dynamodb_client(region: str | None = None) -> Any:
     # Worst case of one call ≈ 2 × (1 + 3) s + backoff; failures such as refused connections,
     # 5xx and throttling answer at once, so a request stays well inside the API's 15 s.
     return aws_client("dynamodb", REQUEST_CALL, region=region, max_pool_connections=32)
-
-
-def _pk(user_id: str) -> dict[str, str]:
-    return {"S": f"USER#{user_id}"}
-
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _n(value: int) -> dict[str, str]:
-    return {"N": str(value)}
-
-
-def _unavailable(error: Exception) -> StoreUnavailable:
-    from botocore.exceptions import ClientError
-
-    if isinstance(error, ClientError):
-        code = error_code(error)
-        if is_throttling_code(code):
-            return StoreUnavailable("DynamoDB throttled the request", retryable=True)
-        return StoreUnavailable(f"DynamoDB error: {code or 'unknown'}",
-                                retryable=code in _RETRYABLE_CODES)
-    return StoreUnavailable(f"DynamoDB unreachable: {type(error).__name__}", retryable=True)
-
-
-def _memory_item(user_id: str, r: MemoryRecord) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "PK": _pk(user_id), "SK": _s(f"MEM#{r.id}"), "text": _s(r.text),
-        "created": _s(r.created_at), "updated": _s(r.updated_at), "vec": {"B": r.vector},
-        "emb": _s(r.embedder_id), "dims": _n(r.dims), "hash": _s(r.hash), "rev": _n(r.revision),
-    }
-    if r.metadata is not None:
-        # JSON text keeps metadata exactly as given (DynamoDB numbers would become Decimals).
-        item["meta"] = _s(json.dumps(r.metadata, ensure_ascii=False, separators=(",", ":")))
-    return item
-
-
-def _memory_record(item: dict[str, Any]) -> MemoryRecord:
-    meta = item.get("meta")
-    vector = item["vec"]["B"]
-    return MemoryRecord(
-        id=item["SK"]["S"][len("MEM#"):], text=item["text"]["S"],
-        metadata=json.loads(meta["S"]) if meta else None,
-        created_at=item["created"]["S"], updated_at=item["updated"]["S"],
-        vector=bytes(vector.value if hasattr(vector, "value") else vector),
-        embedder_id=item["emb"]["S"], dims=int(item["dims"]["N"]), hash=item["hash"]["S"],
-        revision=int(item["rev"]["N"]),
-    )
-
-
-def _history_item(user_id: str, entry: HistoryRecord) -> dict[str, Any]:
-    # The random suffix keeps two changes of one memory in the same microsecond apart.
-    sk = f"HIST#{entry.memory_id}#{entry.at}#{secrets.token_hex(3)}"
-    item: dict[str, Any] = {
-        "PK": _pk(user_id), "SK": _s(sk), "memory": _s(entry.memory),
-        "event": _s(entry.event), "at": _s(entry.at),
-    }
-    if entry.previous_memory is not None:
-        item["prev"] = _s(entry.previous_memory)
-    return item
 
 
 class DynamoMemoryStore:
@@ -502,6 +448,15 @@ class DynamoMemoryStore:
             return True
         failed = {role for (role, _), code in zip(items, reasons, strict=False)
                   if code == "ConditionalCheckFailed"}
+        return self._cancelled(user_id, change, expected, max_memories, idempotency_key,
+                               attempt, new_hash, failed, reasons)
+
+    def _cancelled(
+        self, user_id: str, change: Change, expected: int, max_memories: int,
+        idempotency_key: str | None, attempt: int, new_hash: str | None, failed: set[str],
+        reasons: list[str],
+    ) -> bool:
+        """Names a cancelled transaction by the roles whose condition failed; False to retry."""
         if "done" in failed:
             raise AlreadyApplied(idempotency_key or "")
         if "memory" in failed or "release" in failed:
