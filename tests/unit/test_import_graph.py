@@ -147,7 +147,7 @@ KNOWN_DEFERRED_LOOPS = [
     # store.make_store imports the adapters that import the port module: ends when
     # make_store moves out of voice_agent/memory/store.py.
     ["voice_agent.memory.store", "voice_agent.memory.store_dynamodb",
-     "voice_agent.memory.store_sqlite"],
+     "voice_agent.memory.store_dynamodb_items", "voice_agent.memory.store_sqlite"],
 ]
 
 
