@@ -37,6 +37,7 @@ from voice_agent_cli.hostguard import HostGuard, own_origin_request
 from voice_agent_cli.lambda_context import LocalLambdaContext
 from voice_agent_cli.local_aws import create_memory_table
 from voice_agent_cli.template import FunctionSpec, SamApp, load_sam_app
+from voice_agent_cli.template import Route as ApiRoute
 
 log = logging.getLogger("voice_agent.dev")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -197,25 +198,30 @@ class LocalApi:
                 host=request.headers.get("host", "localhost"),
             )
             route_key = f"{route.method} {route.path}"
-            context: dict[str, Any] | None = None
-            if route.authorized and self.sam.authorizer_id:
-                decision = await run_in_threadpool(
-                    self.function(self.sam.authorizer_id).invoke,
-                    authorizer_event(http, route_key, params))
-                if not isinstance(decision, dict) or decision.get("isAuthorized") is not True:
-                    # On AWS a denial is a 403 with no detail; locally we answer 401 as the API
-                    # contract states for missing or invalid credentials (see README), and 403
-                    # for a cookie sent from a foreign origin.
-                    denial = (decision or {}).get("context", {})
-                    reason = denial.get("reason", "unauthorized")
-                    if denial.get("status") == 403:
-                        return JSONResponse({"error": f"forbidden: {reason}"}, status_code=403)
-                    return JSONResponse({"error": f"unauthorized: {reason}"}, status_code=401)
-                context = decision.get("context") or {}
-            event = proxy_event(http, route_key, params, context)
-            result = await run_in_threadpool(self.function(route.function_id).invoke, event)
-            return _lambda_response(result)
+            # The authorizer and the route run in one worker-thread job: a hand-off to the
+            # thread pool costs about as much as the authorizer itself.
+            return await run_in_threadpool(self._authorize_and_invoke, route, route_key,
+                                           http, params)
         return JSONResponse({"error": "not found"}, status_code=404)
+
+    def _authorize_and_invoke(self, route: ApiRoute, route_key: str, http: HttpRequest,
+                              params: dict[str, str]) -> Response:
+        context: dict[str, Any] | None = None
+        if route.authorized and self.sam.authorizer_id:
+            decision = self.function(self.sam.authorizer_id).invoke(
+                authorizer_event(http, route_key, params))
+            if not isinstance(decision, dict) or decision.get("isAuthorized") is not True:
+                # On AWS a denial is a 403 with no detail; locally we answer 401 as the API
+                # contract states for missing or invalid credentials (see README), and 403
+                # for a cookie sent from a foreign origin.
+                denial = (decision or {}).get("context", {})
+                reason = denial.get("reason", "unauthorized")
+                if denial.get("status") == 403:
+                    return JSONResponse({"error": f"forbidden: {reason}"}, status_code=403)
+                return JSONResponse({"error": f"unauthorized: {reason}"}, status_code=401)
+            context = decision.get("context") or {}
+        event = proxy_event(http, route_key, params, context)
+        return _lambda_response(self.function(route.function_id).invoke(event))
 
 
 def _json_object(raw: bytes) -> dict[str, Any] | None:
