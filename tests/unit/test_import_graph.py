@@ -142,13 +142,8 @@ def test_layer_cli_and_bridge_have_no_import_loop_at_import_time():
 
 
 # Loops closed only by an import inside a function, each with what ends it; remove an entry
-# when its loop is gone.
-KNOWN_DEFERRED_LOOPS = [
-    # store.make_store imports the adapters that import the port module: ends when
-    # make_store moves out of voice_agent/memory/store.py.
-    ["voice_agent.memory.store", "voice_agent.memory.store_dynamodb",
-     "voice_agent.memory.store_dynamodb_items", "voice_agent.memory.store_sqlite"],
-]
+# when its loop is gone. None are left: keep it that way.
+KNOWN_DEFERRED_LOOPS: list[list[str]] = []
 
 
 def test_no_import_loop_is_hidden_by_a_deferred_import():

@@ -75,11 +75,11 @@ from voice_agent.memory.store import (
     VectorUpdate,
     decode_cursor,
     encode_cursor,
-    make_store,
     normalise_text,
     now_iso,
     text_hash,
 )
+from voice_agent.memory.store_factory import make_store
 from voice_agent.memory.vectors import encode_vector
 from voice_agent.observability import logger
 

@@ -42,7 +42,6 @@ __all__ = [
     "VectorUpdate",
     "decode_cursor",
     "encode_cursor",
-    "make_store",
     "normalise_text",
     "now_iso",
     "text_hash",
@@ -361,32 +360,3 @@ class MemoryStore(Protocol):
     def get_job(self, user_id: str, job_id: str) -> JobRecord | None:
         """The user's job, or None."""
         ...
-
-
-def make_store() -> MemoryStore:
-    """The configured store: DynamoDB if ``MEMORY_TABLE`` is set, else SQLite in the data dir.
-
-    DynamoDB's endpoint honours ``AWS_ENDPOINT_URL_DYNAMODB``; the SQLite file is
-    ``<VOICE_AGENT_DATA_DIR>/memory.sqlite3``.
-
-    Raises:
-        ConfigError: Neither ``MEMORY_TABLE`` nor ``VOICE_AGENT_DATA_DIR`` is set.
-    """
-    import os
-
-    from voice_agent.errors import ConfigError
-    from voice_agent.settings import get_settings
-
-    settings = get_settings()
-    if settings.memory_table:
-        from voice_agent.memory.store_dynamodb import DynamoMemoryStore
-
-        return DynamoMemoryStore(settings.memory_table)
-    if settings.local_data_dir:
-        from voice_agent.memory.store_sqlite import SqliteMemoryStore
-
-        return SqliteMemoryStore(os.path.join(settings.local_data_dir, "memory.sqlite3"))
-    raise ConfigError(
-        "memory storage is not configured: set MEMORY_TABLE (DynamoDB) or "
-        "VOICE_AGENT_DATA_DIR (local SQLite file)"
-    )
