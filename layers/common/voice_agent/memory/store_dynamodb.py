@@ -68,7 +68,6 @@ __all__ = [
     "make_dynamodb_client",
 ]
 
-# Besides throttling (voice_agent.aws.THROTTLING_ERROR_CODES), errors worth trying again.
 _CONFLICT_ATTEMPTS = 8  # concurrent adds of one user conflict on META; 8 tries ≈ 2 s worst case
 LOG_SLOTS = 16  # change-log entries kept in META (≈ 50 bytes each: META stays under 1 KB)
 _VERSION_ATTEMPTS = 40  # writers of one user racing for the next version; jittered backoff

@@ -9,6 +9,7 @@ from typing import Any
 from voice_agent.aws import error_code, is_throttling_code
 from voice_agent.memory.store import HistoryRecord, MemoryRecord, StoreUnavailable
 
+# Besides throttling (voice_agent.aws.THROTTLING_ERROR_CODES), errors worth trying again.
 _RETRYABLE_CODES = {"InternalServerError", "ServiceUnavailable", "TransactionInProgressException"}
 
 
