@@ -17,8 +17,9 @@ from typing import Any
 from bridge import tool_names
 from bridge.audit import AuditLog
 from bridge.confirm import Confirmer, ConfirmRequest, Verdict
-from bridge.effects import Focus, ToolFacts, fold
+from bridge.effect_types import Focus, ToolFacts
 from bridge.focus import FocusTracker
+from bridge.folding import fold
 from bridge.mcp_client import DesktopClient, ToolResult
 from bridge.policy import SELF_CONFIRMATION_KEYS, Action, Decision, Policy
 from bridge.questions import (

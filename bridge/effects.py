@@ -1,4 +1,4 @@
-"""What a desktop call would do to the user's PC: the effect classes of the safety policy.
+"""What a desktop call would do to the user's PC: the per-tool rules of the safety policy.
 
 The model's words are never trusted here. A call is judged from its *effect*: the canonical
 tool (old names are mapped onto current ones before this module sees them) and its arguments,
@@ -7,272 +7,31 @@ collapsed, paths with ``/``), so ``"Delete"``, ``"KILL"``, ``["Win", "R"]`` or a
 mean what Windows would make of them.
 
 Everything here is pure: :func:`assess` takes a step, the word lists of the policy file, what
-the last Snapshot said about the focused window, and the server's MCP annotations.
+the last Snapshot said about the focused window, and the server's MCP annotations. The effect
+classes and those inputs are in :mod:`bridge.effect_types`, the normalising in
+:mod:`bridge.folding`, the signs of a secret, a terminal or a command line in
+:mod:`bridge.effect_signals`, and the PowerShell tokenizer in :mod:`bridge.powershell`.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from enum import StrEnum
+from collections.abc import Mapping
 from typing import Any
 
-
-class Effect(StrEnum):
-    """The effect classes of the desktop safety policy (docs/bridge.md), worst first."""
-
-    RUNS_CODE = "runs_code"
-    DESTROYS = "destroys"
-    READS_SECRETS = "reads_secrets"
-    UNKNOWN = "unknown"
-    EVERYDAY = "everyday"
-
-
-_SEVERITY = {effect: rank for rank, effect in enumerate(Effect)}
-
-
-@dataclass(frozen=True)
-class Assessment:
-    """The effect of one step and why (the reason is shown in the question and the audit)."""
-
-    effect: Effect
-    reason: str
-
-    def worse(self, other: Assessment) -> Assessment:
-        """The more dangerous of two assessments."""
-        return self if _SEVERITY[self.effect] <= _SEVERITY[other.effect] else other
-
-
-EVERYDAY = Assessment(Effect.EVERYDAY, "an everyday action")
-
-
-@dataclass(frozen=True)
-class WordLists:
-    """The ``[lists]`` of the policy file, normalised once."""
-
-    shell_apps: tuple[str, ...]  # longest first, so "windows terminal" wins over "terminal"
-    shell_app_titles: frozenset[str]
-    dangerous_shortcuts: tuple[frozenset[str], ...]
-    terminal_windows: tuple[str, ...]
-    terminal_window_titles: frozenset[str]
-    secret_paths: tuple[str, ...]
-    secret_registry_keys: tuple[str, ...]
-    command_words: frozenset[str]
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Iterable[str]]) -> WordLists:
-        """Build from the TOML ``[lists]`` table (missing lists are empty)."""
-        def words(key: str) -> list[str]:
-            return [fold(w) for w in data.get(key, ())]
-
-        return cls(
-            shell_apps=tuple(sorted(set(words("shell_apps")), key=len, reverse=True)),
-            shell_app_titles=frozenset(words("shell_app_titles")),
-            dangerous_shortcuts=tuple(frozenset(shortcut_keys(s))
-                                      for s in data.get("dangerous_shortcuts", ())),
-            terminal_windows=tuple(words("terminal_windows")),
-            terminal_window_titles=frozenset(words("terminal_window_titles")),
-            secret_paths=tuple(w.replace("\\", "/") for w in words("secret_paths")),
-            secret_registry_keys=tuple(registry_key(w) for w in words("secret_registry_keys")),
-            command_words=frozenset(words("command_words")),
-        )
-
-
-@dataclass(frozen=True)
-class Focus:
-    """What Windows-MCP's last Snapshot said about the windows (``known`` is False without one)."""
-
-    focused: str | None = None
-    opened: tuple[str, ...] = ()
-    known: bool = False
-
-
-NO_FOCUS = Focus()
-
-
-@dataclass(frozen=True)
-class ToolFacts:
-    """What the running server declares about a tool (MCP ``annotations``)."""
-
-    read_only: bool | None = None
-    destructive: bool | None = None
-
-
-@dataclass(frozen=True)
-class Rules:
-    """Everything :func:`assess` consults besides the call itself."""
-
-    lists: WordLists
-    read_only_cmdlets: frozenset[str] = frozenset()
-
-
-# --- normalising --------------------------------------------------------------------------
-
-_SPACE = re.compile(r"\s+")
-
-
-def fold(value: Any) -> str:
-    """Case-, width- and whitespace-insensitive text of a value (``None`` → ``""``)."""
-    if value is None:
-        return ""
-    text = unicodedata.normalize("NFKC", value if isinstance(value, str) else str(value))
-    return _SPACE.sub(" ", text).strip().casefold()
-
-
-def mode_of(arguments: Mapping[str, Any], default: str) -> str:
-    """The ``mode`` argument as Windows-MCP would read it (folded; its default when absent)."""
-    mode = arguments.get("mode")
-    return default if mode is None else fold(mode)
-
-
-_KEY_ALIASES = {"windows": "win", "super": "win", "meta": "win", "lwin": "win", "rwin": "win",
-                "start": "win", "cmd": "win", "control": "ctrl", "ctl": "ctrl", "lctrl": "ctrl",
-                "rctrl": "ctrl", "del": "delete", "return": "enter", "escape": "esc",
-                "option": "alt", "menu": "alt", "lalt": "alt", "ralt": "alt",
-                "lshift": "shift", "rshift": "shift", "ins": "insert"}
-
-
-def shortcut_keys(shortcut: Any) -> list[str]:
-    """The keys of a shortcut given as ``"ctrl+c"``, ``"Ctrl + C"`` or ``["ctrl", "c"]``."""
-    parts: list[str] = []
-    items = shortcut if isinstance(shortcut, list | tuple) else [shortcut]
-    for item in items:
-        parts += [p for p in re.split(r"[+\s]+", fold(item)) if p]
-    return [_KEY_ALIASES.get(p, p) for p in parts]
-
-
-def truthy(value: Any) -> bool:
-    """Whether Windows-MCP would read a flag as set (it accepts ``"true"`` strings too)."""
-    if isinstance(value, str):
-        return fold(value) not in ("", "false", "0", "no", "off", "none", "null")
-    return bool(value)
-
-
-def path_text(value: Any) -> str:
-    """A path folded for matching: lower case, ``/`` separators, quotes and doubles removed."""
-    text = fold(value).replace("\\", "/").replace('"', "").replace("'", "")
-    text = re.sub(r"/{2,}", "/", text)
-    return "/" + text.lstrip("/")
-
-
-def registry_key(value: Any) -> str:
-    """A registry path as ``hkcu\\…``/``hklm\\…`` (folded; hive spellings unified)."""
-    text = fold(value).replace("/", "\\")
-    text = re.sub(r"^(microsoft\.powershell\.core\\)?registry::", "", text)
-    text = re.sub(r"\\{2,}", r"\\", text)
-    for long, short in (("hkey_current_user", "hkcu"), ("hkey_local_machine", "hklm"),
-                        ("hkey_users", "hku"), ("hkey_classes_root", "hkcr")):
-        if text.startswith(long):
-            text = short + text[len(long):]
-    return re.sub(r"^(hk[a-z]+):", r"\1", text)
-
-
-# --- signals ------------------------------------------------------------------------------
-
-def _mentions_word(text: str, phrases: Iterable[str]) -> str | None:
-    """The first phrase that appears in ``text`` as whole words."""
-    for phrase in phrases:
-        if re.search(r"(?<![a-z0-9])" + re.escape(phrase) + r"(?![a-z0-9])", text):
-            return phrase
-    return None
-
-
-def secret_in(values: Iterable[Any], lists: WordLists) -> str | None:
-    """The secret location one of ``values`` points at, if any."""
-    for value in values:
-        if value is None or isinstance(value, bool | int | float):
-            continue
-        text = path_text(value)
-        for fragment in lists.secret_paths:
-            if fragment in text:
-                return str(value)
-    return None
-
-
-def is_terminal_window(title: str | None, lists: WordLists) -> bool:
-    """Whether a window title names a terminal, a console or the Run box."""
-    folded = fold(title)
-    if not folded:
-        return False
-    if folded in lists.terminal_window_titles:
-        return True
-    # A Windows path to a shell executable is the default console title ("C:\…\cmd.exe").
-    if re.search(r"\\(cmd|powershell|pwsh|bash|wsl)\.exe\b", folded):
-        return True
-    if re.search(r"\b[\w.-]+@[\w.-]+:", folded):  # "user@host: ~" (ssh, WSL)
-        return True
-    return _mentions_word(folded, lists.terminal_windows) is not None
-
-
-# Shell syntax that prose does not use: pipes into words, chaining, sub-expressions, variables,
-# drive paths, UNC paths, switches (" /q", " -rf"), redirection.
-_SHELL_SYNTAX = re.compile(r"\|\s*[a-z]|&&|\|\||`|\$\(|\$\{|\$env:|%[a-z_]+%|\\\\|"
-                           r"(^|\s)[a-z]:[\\/]|(^|\s)/[a-z?]{1,3}\b|(^|\s)--?[a-z][\w-]*|"
-                           r"(^|\s)\d?>>?\s*\S|\.(exe|bat|cmd|ps1|vbs|msc|hta|lnk|scr)\b")
-_SEGMENTS = re.compile(r"[\r\n;|&]+")
-
-
-def looks_like_command(text: str, lists: WordLists) -> bool:
-    """Whether typed text reads like a command line rather than prose.
-
-    A segment (split at newlines, ``;``, ``|`` and ``&``) that starts with a command word or a
-    ``Verb-Noun`` cmdlet, or shell syntax anywhere, makes it a command.
-    """
-    folded_all = fold(text)
-    if _SHELL_SYNTAX.search(folded_all):
-        return True
-    for segment in _SEGMENTS.split(text):
-        folded = fold(segment)
-        if not folded:
-            continue
-        first = re.split(r"[\s(\"']", folded, maxsplit=1)[0].rsplit("\\", 1)[-1]
-        if first in lists.command_words or re.fullmatch(r"[a-z]+-[a-z]+", first):
-            return True
-    return False
-
-
-# --- PowerShell -----------------------------------------------------------------------------
-
-_LITERAL = re.compile(r"[A-Za-z0-9_.:\\/-]+")
-_EXECUTING_PARAMETERS = ("-command", "-encodedcommand", "-enc", "-ec", "-scriptblock",
-                         "-filepath", "-argumentlist", "-computername", "-session",
-                         "-credential", "-e")
-_EXECUTING_WORDS = frozenset({"iex", "iwr", "irm", "invoke-expression", "invoke-webrequest",
-                              "invoke-restmethod", "start-process", "saps", "start",
-                              "invoke-command", "icm", "invoke-item", "ii"})
-
-
-def powershell(command: Any, rules: Rules) -> Assessment:
-    """Judge a PowerShell command: everyday only if it is provably one plain read-only cmdlet.
-
-    A strict tokenizer, not a pattern search: the command must be ASCII, one line, and made of
-    space-separated literal words (letters, digits, ``_ . : \\ /`` and a leading ``-``) whose
-    first is a listed read-only cmdlet. Anything PowerShell could evaluate — ``( ) { } $ ; | &
-    @ ` ,`` quotes, redirection, wildcards, a newline, ``-EncodedCommand`` — means it runs code.
-    """
-    if not isinstance(command, str) or not command.strip():
-        return Assessment(Effect.RUNS_CODE, "PowerShell with no plain command")
-    secret = secret_in([command], rules.lists)
-    text = command.strip()
-    tokens = text.split(" ")
-    plain = (text.isascii() and all(_LITERAL.fullmatch(t) for t in tokens))
-    if not plain:
-        return Assessment(Effect.RUNS_CODE, "PowerShell that is not one plain command"
-                          + (f" (and it names {secret})" if secret else ""))
-    folded = [t.casefold() for t in tokens]
-    if folded[0] not in rules.read_only_cmdlets:
-        return Assessment(Effect.RUNS_CODE, f"PowerShell {tokens[0]} is not a listed read-only "
-                          "cmdlet")
-    for token in folded[1:]:
-        if token in _EXECUTING_WORDS or (token.startswith("-") and any(
-                p.startswith(token) for p in _EXECUTING_PARAMETERS if len(token) > 1)):
-            return Assessment(Effect.RUNS_CODE, f"PowerShell with {token}")
-    if secret:
-        return Assessment(Effect.READS_SECRETS, "PowerShell reading a key or credential location")
-    return Assessment(Effect.EVERYDAY, f"read-only cmdlet {tokens[0]}")
-
+from bridge.effect_signals import is_terminal_window, looks_like_command, mentions_word, secret_in
+from bridge.effect_types import (
+    EVERYDAY,
+    NO_FOCUS,
+    Assessment,
+    Effect,
+    Focus,
+    Rules,
+    ToolFacts,
+    WordLists,
+)
+from bridge.folding import SPACE, fold, mode_of, registry_key, shortcut_keys, truthy
+from bridge.powershell import powershell
 
 # --- per tool -------------------------------------------------------------------------------
 
@@ -369,12 +128,12 @@ def _app(arguments: Mapping[str, Any], rules: Rules, focus: Focus) -> Assessment
         return Assessment(Effect.UNKNOWN, f"App mode {mode!r} has no rule")
     name = fold(arguments.get("name"))
     name = re.sub(r"\((admin|administrator)\)|\.(exe|msc|lnk)\b", " ", name)
-    name = _SPACE.sub(" ", name).strip()
+    name = SPACE.sub(" ", name).strip()
     if not name:
         return Assessment(Effect.UNKNOWN, "App launch without a name")
     if name in lists.shell_app_titles or name in lists.shell_apps:
         return Assessment(Effect.RUNS_CODE, f"launching {name}, where typing runs code")
-    match = _mentions_word(name, lists.shell_apps)
+    match = mentions_word(name, lists.shell_apps)
     if match or "administrator" in name or "admin" in name.split():
         return Assessment(Effect.RUNS_CODE, f"launching {name}, where typing runs code")
     if secret_in([arguments.get("name")], lists):

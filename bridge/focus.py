@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import time
 
-from bridge.effects import Focus
+from bridge.effect_types import Focus
 
 _SECTION = re.compile(r"^\s*(Focused Window|Focused App|Opened Windows|Opened Apps)\s*:\s*$",
                       re.IGNORECASE | re.MULTILINE)

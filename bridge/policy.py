@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge import effects
-from bridge.effects import Effect, Focus, ToolFacts
+from bridge.effect_types import NO_FOCUS, Effect, Focus, Rules, ToolFacts, WordLists
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.default.toml")
 
@@ -65,7 +65,7 @@ class Policy:
     """Effect classes → actions, per-tool overrides, the word lists and the timing knobs."""
 
     classes: dict[Effect, Action]
-    rules: effects.Rules
+    rules: Rules
     tools: dict[str, ToolRule] = field(default_factory=dict)
     default_timeout_s: float = 30.0
     slow_notice_s: float = 2.0
@@ -117,10 +117,10 @@ class Policy:
             if name == "PowerShell":
                 cmdlets = list(entry.get("read_only_cmdlets", ()))
         try:
-            lists = effects.WordLists.from_dict(data.get("lists", {}))
+            lists = WordLists.from_dict(data.get("lists", {}))
         except (TypeError, AttributeError) as exc:
             raise PolicyError(f"[lists] entries must be lists of strings: {exc}") from exc
-        rules = effects.Rules(lists=lists,
+        rules = Rules(lists=lists,
                               read_only_cmdlets=frozenset(c.casefold() for c in cmdlets))
         try:
             return cls(classes=classes, rules=rules, tools=tools,
@@ -142,7 +142,7 @@ class Policy:
         rule = self.tools.get(tool, ToolRule())
         return rule.action == "auto" and effects.needs_focus(tool, arguments, self.rules)
 
-    def decide(self, tool: str, arguments: Mapping[str, Any], *, focus: Focus = effects.NO_FOCUS,
+    def decide(self, tool: str, arguments: Mapping[str, Any], *, focus: Focus = NO_FOCUS,
                facts: ToolFacts | None = None) -> Decision:
         """Decide on one canonical step (current tool name, arguments as they would be sent)."""
         rule = self.tools.get(tool, ToolRule())

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.effects import Effect
+from bridge.effect_types import Effect
 
 # Arguments that say what a call does; they are always shown whole.
 SALIENT_KEYS = ("command", "mode", "path", "destination", "name", "value", "type", "executable",

@@ -15,7 +15,7 @@ from bridge.confirm import (
     Verdict,
     is_clear_yes,
 )
-from bridge.effects import Effect
+from bridge.effect_types import Effect
 from bridge.lines import LineSource
 from bridge.questions import StepView, spoken_question, terminal_question, visible
 from tests.fakes.realtime import TERMINAL_QUESTION_MARK, AnsweringStream

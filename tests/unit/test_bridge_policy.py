@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.effects import Effect, Focus, ToolFacts
+from bridge.effect_types import Effect, Focus, ToolFacts
 from bridge.focus import FocusTracker, parse_snapshot
 from bridge.policy import Action, Policy, PolicyError
 from tests.fakes.mcp_servers import snapshot_text
