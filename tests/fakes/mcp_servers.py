@@ -302,13 +302,17 @@ def _test_tools() -> list[ToolSpec]:
 
 # --- current generation: Windows-MCP 0.8.8 -----------------------------------------------------
 
-def _current_handlers(world: DesktopWorld) -> dict[str, Handler]:
-    """One behaviour per recorded 0.8.8 tool; the replies follow the real tools' texts."""
+class CurrentTools:
+    """One behaviour per recorded 0.8.8 tool on ``world``; the replies follow the real tools'
+    texts."""
 
-    def control_status() -> str:
+    def __init__(self, world: DesktopWorld) -> None:
+        self.world = world
+
+    def control_status(self) -> str:
         return json.dumps({"owner": "mcp", "user_idle_wait_s": 0})
 
-    def app(mode: str = "launch", name: str | None = None, window_loc: Any = None,
+    def app(self, mode: str = "launch", name: str | None = None, window_loc: Any = None,
             window_size: Any = None, executable: str | None = None, args: Any = None,
             cwd: str | None = None) -> str:
         if mode != "launch_executable" and any(v is not None for v in (executable, args, cwd)):
@@ -319,54 +323,57 @@ def _current_handlers(world: DesktopWorld) -> dict[str, Handler]:
             return json.dumps({"pid": 4242, "executable": executable, "args": args or [],
                                "cwd": cwd}, indent=2)
         if mode == "switch":
-            world.focused_window = name or world.focused_window
+            self.world.focused_window = name or self.world.focused_window
             return f"Switched to {name} window."
         if mode == "resize":
-            return f"{name or world.focused_window} resized to {window_size} at {window_loc}."
+            target = name or self.world.focused_window
+            return f"{target} resized to {window_size} at {window_loc}."
         return f"{(name or '').title()} launched."
 
-    def display_inventory() -> str:
+    def display_inventory(self) -> str:
         return json.dumps({"displays": [{"index": 0, "device_name": "\\\\.\\DISPLAY1",
                                          "primary": True, "bounds": [0, 0, 1920, 1080]}]})
 
-    def powershell(command: str, timeout: int = 30) -> str:
+    def powershell(self, command: str, timeout: int = 30) -> str:
         return f"Response: ran {command}\nStatus Code: 0"
 
-    def file_system(mode: str, path: str, **_rest: Any) -> str:
+    def file_system(self, mode: str, path: str, **_rest: Any) -> str:
         return f"{mode} {path}: ok"
 
-    def snapshot(use_vision: Any = False, use_dom: Any = False, use_ui_tree: Any = True,
+    def snapshot(self, use_vision: Any = False, use_dom: Any = False, use_ui_tree: Any = True,
                  **_rest: Any) -> list[Any]:
         if _flag(use_dom) and not _flag(use_ui_tree):
             raise ToolError("use_dom=True requires use_ui_tree=True")
+        world = self.world
         text = snapshot_text(focused_window=world.focused_window, windows=world.windows,
                              ui_tree=(f"Window: {world.focused_window}\n"
                                       "└─ [0] Button 'Save' (100,200)")
                              if _flag(use_ui_tree) else "No elements found.")
         return [text, PNG_1X1] if _flag(use_vision) else [text]
 
-    def screenshot(**_rest: Any) -> list[Any]:
+    def screenshot(self, **_rest: Any) -> list[Any]:
+        world = self.world
         return [snapshot_text(focused_window=world.focused_window, windows=world.windows,
                               ui_tree=None), PNG_1X1]
 
-    def click(loc: Any = None, label: int | None = None, button: str = "left",
+    def click(self, loc: Any = None, label: int | None = None, button: str = "left",
               clicks: int = 1) -> str:
         x, y = _target(loc, label)
         names = {0: "Hover", 1: "Single", 2: "Double"}
         return f"{names.get(clicks)} {button} clicked at ({x},{y})."
 
-    def type_(text: str, loc: Any = None, label: int | None = None, **_rest: Any) -> str:
+    def type_(self, text: str, loc: Any = None, label: int | None = None, **_rest: Any) -> str:
         x, y = _target(loc, label)
         return f"Typed {text} at ({x},{y})."
 
-    def scroll(loc: Any = None, label: int | None = None, type: str = "vertical",
+    def scroll(self, loc: Any = None, label: int | None = None, type: str = "vertical",
                direction: str = "down", wheel_times: int = 1) -> str:
         if label is not None or loc is not None:
             x, y = _target(loc, label)
             return f"Scrolled {type} {direction} by {wheel_times} wheel times at ({x},{y})."
         return ""
 
-    def move(loc: Any = None, label: int | None = None, drag: Any = False,
+    def move(self, loc: Any = None, label: int | None = None, drag: Any = False,
              from_loc: Any = None, duration: Any = None) -> str:
         x, y = _target(loc, label)
         if (from_loc is not None or duration is not None) and not _flag(drag):
@@ -376,32 +383,33 @@ def _current_handlers(world: DesktopWorld) -> dict[str, Handler]:
             return f"Dragged from ({sx},{sy}) to ({x},{y})."
         return f"Moved the mouse pointer to ({x},{y})."
 
-    def shortcut(shortcut: str) -> str:
+    def shortcut(self, shortcut: str) -> str:
         return f"Pressed {shortcut}."
 
-    async def wait(duration: float) -> str:
+    async def wait(self, duration: float) -> str:
         await asyncio.sleep(duration)
         return f"Waited for {duration} seconds."
 
-    def wait_for(condition: str, text: str | None = None, window_name: str | None = None,
+    def wait_for(self, condition: str, text: str | None = None, window_name: str | None = None,
                  timeout: float = 10.0, **_rest: Any) -> str:
         if not 0 < timeout <= 120:
             raise ToolError("timeout must be greater than 0 and at most 120 seconds")
         wanted = (window_name or text or "").casefold()
-        if condition in {"active_window", "window"} and wanted in world.focused_window.casefold():
+        focused = self.world.focused_window
+        if condition in {"active_window", "window"} and wanted in focused.casefold():
             return (f"WaitFor condition 'active_window' satisfied after 0.00s and 1 attempt(s): "
-                    f"active window matched {world.focused_window!r}.")
+                    f"active window matched {focused!r}.")
         raise ToolError(f"Timed out after {timeout:.2f}s waiting for '{condition}'.")
 
-    async def scrape(url: str, query: str | None = None, use_dom: Any = False,
+    async def scrape(self, url: str, query: str | None = None, use_dom: Any = False,
                      use_sampling: Any = True, ctx: Context[Any, Any] | None = None) -> str:
-        content = world.page(url)
+        content = self.world.page(url)
         if _flag(use_sampling) and ctx is not None:
             # As the real tool: ask the client's model to clean the page, and fall back to the
             # raw text when the client offers no sampling or refuses.
             asked = {"url": url, "offered": ctx.session.check_client_capability(
                 ClientCapabilities(sampling=SamplingCapability()))}
-            world.sampling_requests.append(asked)
+            self.world.sampling_requests.append(asked)
             try:
                 with warnings.catch_warnings():  # the SDK marks sampling as deprecated
                     warnings.simplefilter("ignore")
@@ -414,39 +422,43 @@ def _current_handlers(world: DesktopWorld) -> dict[str, Handler]:
                 asked["refused"] = str(exc)
         return f"URL: {url}\nContent:\n{content}"
 
-    def multi_select(locs: Any = None, labels: Any = None, press_ctrl: Any = True) -> str:
+    def multi_select(self, locs: Any = None, labels: Any = None, press_ctrl: Any = True) -> str:
         return f"Selected {len(locs or labels or [])} elements."
 
-    def multi_edit(locs: Any = None, labels: Any = None) -> str:
+    def multi_edit(self, locs: Any = None, labels: Any = None) -> str:
         return f"Edited {len(locs or labels or [])} fields."
 
-    def clipboard(mode: str, text: str | None = None) -> str:
+    def clipboard(self, mode: str, text: str | None = None) -> str:
         if mode == "set":
             if text is None:
                 raise ToolError("text is required for mode='set'")
-            world.clipboard = text
+            self.world.clipboard = text
             return f"Clipboard set to: {text}"
-        return f"Clipboard content:\n{world.clipboard}"
+        return f"Clipboard content:\n{self.world.clipboard}"
 
-    def process(mode: str, name: str | None = None, pid: int | None = None,
+    def process(self, mode: str, name: str | None = None, pid: int | None = None,
                 **_rest: Any) -> str:
         return f"{mode}: ok"
 
-    def notification(title: str, message: str, app_id: str) -> str:
+    def notification(self, title: str, message: str, app_id: str) -> str:
         return f"Notification sent: {title}"
 
-    def registry(mode: str, path: str, **_rest: Any) -> str:
+    def registry(self, mode: str, path: str, **_rest: Any) -> str:
         return f"{mode} {path}: ok"
 
-    return {
-        "ControlStatus": control_status, "App": app, "DisplayInventory": display_inventory,
-        "PowerShell": powershell, "FileSystem": file_system, "Snapshot": snapshot,
-        "Screenshot": screenshot, "Click": click, "Type": type_, "Scroll": scroll,
-        "Move": move, "Shortcut": shortcut, "Wait": wait, "WaitFor": wait_for,
-        "Scrape": scrape, "MultiSelect": multi_select, "MultiEdit": multi_edit,
-        "Clipboard": clipboard, "Process": process, "Notification": notification,
-        "Registry": registry,
-    }
+    def handlers(self) -> dict[str, Handler]:
+        """The tool name → behaviour table (bound methods)."""
+        return {
+            "ControlStatus": self.control_status, "App": self.app,
+            "DisplayInventory": self.display_inventory, "PowerShell": self.powershell,
+            "FileSystem": self.file_system, "Snapshot": self.snapshot,
+            "Screenshot": self.screenshot, "Click": self.click, "Type": self.type_,
+            "Scroll": self.scroll, "Move": self.move, "Shortcut": self.shortcut,
+            "Wait": self.wait, "WaitFor": self.wait_for, "Scrape": self.scrape,
+            "MultiSelect": self.multi_select, "MultiEdit": self.multi_edit,
+            "Clipboard": self.clipboard, "Process": self.process,
+            "Notification": self.notification, "Registry": self.registry,
+        }
 
 
 def current_specs(world: DesktopWorld) -> list[ToolSpec]:
@@ -455,7 +467,7 @@ def current_specs(world: DesktopWorld) -> list[ToolSpec]:
     Raises:
         KeyError: the recording names a tool the fake has no behaviour for (drift).
     """
-    handlers = _current_handlers(world)
+    handlers = CurrentTools(world).handlers()
     specs = []
     for tool in desktop_tools.recorded_tools():
         validate = None
