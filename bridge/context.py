@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge import events
+from bridge import client_events
 
 
 @dataclass
@@ -63,9 +63,9 @@ class ConversationLog:
             note += f"\nSummary of the earlier conversation:\n{summary}"
         if self.tool_notes:
             note += "\nTools used so far: " + ", ".join(self.tool_notes)
-        items = [events.message("system", note)]
+        items = [client_events.message("system", note)]
         recent = self.turns[-self.recent_turns:] if self.recent_turns else []
-        items += [events.message(t.role, t.text) for t in recent]
+        items += [client_events.message(t.role, t.text) for t in recent]
         return items
 
 

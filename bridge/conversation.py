@@ -22,7 +22,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TextIO
 
-from bridge import events
+from bridge import client_events, events
 from bridge.api_client import ApiClient
 from bridge.audio import AudioInput, AudioOutput
 from bridge.config import ConversationSettings
@@ -180,8 +180,8 @@ class Conversation:
         # On timeout it is sent anyway: a lost response.done must not wedge the conversation.
         await self.wait_until(lambda: self.turns.may_request, self.settings.idle_wait_s)
         self._event_counter += 1
-        event = events.response_create(instructions=instructions, out_of_band=out_of_band,
-                                       metadata=metadata)
+        event = client_events.response_create(instructions=instructions,
+                                              out_of_band=out_of_band, metadata=metadata)
         event["event_id"] = f"evt_bridge_{self._event_counter}"
         self.turns.response_requested(event["event_id"])
         self.status.set("thinking")
@@ -220,14 +220,14 @@ class Conversation:
         self.log.add("user", text)
         if self.voice_confirmer is not None:
             await self.voice_confirmer.on_user_utterance(text)
-        await self.send(events.user_text(text))
+        await self.send(client_events.user_text(text))
         await self.request_response()
 
     async def _audio_input(self) -> None:
         assert self.audio_in is not None
         self.status.set("listening")
         async for chunk in self.audio_in.chunks():
-            await self.send(events.audio_append(chunk))
+            await self.send(client_events.audio_append(chunk))
         # Give server VAD time to notice the end of speech and start answering.
         await self.wait_until(lambda: self.turns.response_active,
                               min(self.settings.end_wait_s, 3.0))
@@ -293,7 +293,7 @@ class Conversation:
         # Barge-in: the user talks over the assistant, so playback stops at once.
         heard = self.playback.speech_started(event.item_id)
         if heard is not None:
-            await self.send(events.truncate(*heard))
+            await self.send(client_events.truncate(*heard))
         self.status.set("listening (user speaking)")
 
     async def _on_speech_stopped(self, event: events.SpeechStopped) -> None:

@@ -14,7 +14,7 @@ import asyncio
 import time
 from typing import Any
 
-from bridge import events
+from bridge import client_events, events
 from bridge.api_client import ApiClient, BackendError
 from bridge.config import ConversationSettings
 from bridge.context import ConversationLog
@@ -84,12 +84,12 @@ class RealtimeSessions:
             raise
         conn = RealtimeConnection(minted.websocket_url, minted.client_secret)
         await conn.connect()
-        await conn.send(events.session_update(
+        await conn.send(client_events.session_update(
             tools=self.tools, text_only=self.settings.text_mode,
             transcription_model=self.settings.transcription_model))
         if carry_over:
             for item in self.log.carry_over_items():
-                await conn.send(events.item_create(item))
+                await conn.send(client_events.item_create(item))
         self.turns.session_replaced()
         self.metrics.sessions += 1
         await self.host.notify()

@@ -12,7 +12,7 @@ import asyncio
 import time
 from typing import Protocol
 
-from bridge import events
+from bridge import client_events
 from bridge.context import ConversationLog
 from bridge.events import FunctionCall
 from bridge.host import ConversationHost
@@ -70,9 +70,9 @@ class ToolRunner:
         self.log.add_tool(call.name, not outcome.is_error)
         if not current:
             return  # the session this call belonged to is gone; its call_id is unknown now
-        await self.host.send(events.function_output(call.call_id, outcome.output))
+        await self.host.send(client_events.function_output(call.call_id, outcome.output))
         for mime, data in outcome.images:
-            await self.host.send(events.user_image(
+            await self.host.send(client_events.user_image(
                 mime, data, f"Screenshot returned by {call.name} (call {call.call_id})."))
         if self.turns.call_answered(batch, call.call_id,
                                     ends_conversation=outcome.end_conversation):

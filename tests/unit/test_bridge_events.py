@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bridge import events
+from bridge import client_events, events
 from bridge.app import session_tools
 from bridge.context import ConversationLog
 from bridge.status import Metrics, percentile
@@ -15,7 +15,7 @@ from tests.fakes.realtime import validate_client_event
 
 @pytest.mark.parametrize("text_only", [True, False])
 def test_session_update_is_ga_and_has_no_beta_fields(text_only):
-    event = events.session_update(tools=session_tools(None), text_only=text_only)
+    event = client_events.session_update(tools=session_tools(None), text_only=text_only)
     assert validate_client_event(event, set()) == []
     session = event["session"]
     assert session["type"] == "realtime"
@@ -23,12 +23,13 @@ def test_session_update_is_ga_and_has_no_beta_fields(text_only):
 
 
 def test_client_events_pass_the_ga_checker():
-    built = [events.user_text("hi"), events.function_output("c1", "ok"),
-             events.user_image("image/png", "iVBOR", "note"), events.response_create(),
-             events.response_create(instructions="say hi", out_of_band=True),
-             events.audio_append(b"\x00\x01"), events.truncate("item_1", 1200),
-             events.item_create(events.message("assistant", "earlier reply")),
-             events.item_create(events.message("system", "summary"))]
+    built = [client_events.user_text("hi"), client_events.function_output("c1", "ok"),
+             client_events.user_image("image/png", "iVBOR", "note"),
+             client_events.response_create(),
+             client_events.response_create(instructions="say hi", out_of_band=True),
+             client_events.audio_append(b"\x00\x01"), client_events.truncate("item_1", 1200),
+             client_events.item_create(client_events.message("assistant", "earlier reply")),
+             client_events.item_create(client_events.message("system", "summary"))]
     for event in built:
         assert validate_client_event(event, {"c1"}) == [], event
 
@@ -36,8 +37,8 @@ def test_client_events_pass_the_ga_checker():
 def test_checker_catches_beta_fields_and_non_string_outputs():
     beta = {"type": "session.update", "session": {"type": "realtime", "voice": "ash"}}
     assert validate_client_event(beta, set())
-    bad_output = events.item_create({"type": "function_call_output", "call_id": "c1",
-                                     "output": {"a": 1}})
+    bad_output = client_events.item_create({"type": "function_call_output", "call_id": "c1",
+                                            "output": {"a": 1}})
     assert validate_client_event(bad_output, {"c1"})
 
 
@@ -104,7 +105,7 @@ def test_carry_over_has_summary_then_recent_turns():
     assert "user: question 0" in summary and "Click (ok)" in summary
     assert [i["role"] for i in items[1:]] == ["user", "assistant"]
     assert items[2]["content"][0] == {"type": "output_text", "text": "answer 3"}
-    assert all(validate_client_event(events.item_create(i), set()) == [] for i in items)
+    assert all(validate_client_event(client_events.item_create(i), set()) == [] for i in items)
     assert ConversationLog().carry_over_items() == []
 
 
