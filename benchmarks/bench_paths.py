@@ -122,8 +122,10 @@ def main() -> None:
         OPENAI_BASE_URL=fake_openai.base_url,
         SESSION_RATE_LIMIT="0",
     )
+    from voice_agent.memory.index_cache import load_index
     from voice_agent.memory.models import AddMemoryRequest
-    from voice_agent.memory.service import add_memories, load_index, memory_deps
+    from voice_agent.memory.use_cases import add_memories
+    from voice_agent.memory.wiring import memory_deps
     from voice_agent_cli.devserver import create_app
 
     dev_app = create_app(data_dir)

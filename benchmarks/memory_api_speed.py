@@ -63,7 +63,8 @@ def main() -> int:
     import uvicorn
 
     from voice_agent.memory.models import AddMemoryRequest
-    from voice_agent.memory.service import add_memories, memory_deps
+    from voice_agent.memory.use_cases import add_memories
+    from voice_agent.memory.wiring import memory_deps
     from voice_agent_cli.devserver import create_app
 
     app = create_app(data_dir)

@@ -28,7 +28,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests.conftest (handler loader) lives in the repository
 
-from voice_agent.memory import service  # noqa: E402
+from voice_agent.memory import index_cache, use_cases, wiring  # noqa: E402
 from voice_agent.memory.embedding import HashingEmbedder  # noqa: E402
 from voice_agent.memory.models import SearchMemoriesRequest  # noqa: E402
 from voice_agent.memory.store import (  # noqa: E402
@@ -128,7 +128,7 @@ class FixedEmbedder:
         return np.tile(self._vector, (len(texts), 1))
 
 
-def _write_then_search(store: SqliteMemoryStore, deps: service.MemoryDeps, size: int,
+def _write_then_search(store: SqliteMemoryStore, deps: wiring.MemoryDeps, size: int,
                        dims: int, runs: int, query_texts: list[str]) -> tuple[float, float]:
     """p50/p95 of the first search after one write (add, update, delete in turn)."""
     rng = random.Random(size + 1)
@@ -162,7 +162,7 @@ def _write_then_search(store: SqliteMemoryStore, deps: service.MemoryDeps, size:
                     old.id, old.text, "DELETE", at, old.text)), max_memories=size + runs)
         request = SearchMemoriesRequest(query=query_texts[i % len(query_texts)], limit=5)
         started = time.perf_counter()
-        service.search_memories(user, request, deps)
+        use_cases.search_memories(user, request, deps)
         samples.append(time.perf_counter() - started)
     return percentiles(samples)
 
@@ -171,21 +171,21 @@ def _search_one_size(size: int, dims: int, query_texts: list[str], workdir: Path
                      write_runs: int) -> str:
     store = SqliteMemoryStore(workdir / f"search-{size}-{dims}.sqlite3")
     fill(store, "bench-user", size, dims, seed=size)
-    deps = service.MemoryDeps(store=store, embedder=FixedEmbedder(dims),
+    deps = wiring.MemoryDeps(store=store, embedder=FixedEmbedder(dims),
                               queue=None, llm=None, llm_configured=True)
-    service.reset_memory_deps(deps)
+    wiring.reset_memory_deps(deps)
     started = time.perf_counter()
-    index, _ = service.load_index("bench-user", deps)
+    index, _ = index_cache.load_index("bench-user", deps)
     cold_ms = (time.perf_counter() - started) * 1000
     vector = deps.embedder.embed(["q"])[0]
     texts = iter(query_texts)
     rank = timed(lambda: index.search(next(texts), vector, deps.embedder.id, 5),
                  len(query_texts))
     requests = iter([SearchMemoriesRequest(query=q, limit=5) for q in query_texts])
-    warm = timed(lambda: service.search_memories("bench-user", next(requests), deps),
+    warm = timed(lambda: use_cases.search_memories("bench-user", next(requests), deps),
                  len(query_texts))
     after_write = _write_then_search(store, deps, size, dims, write_runs, query_texts)
-    service.reset_memory_deps()
+    wiring.reset_memory_deps()
     return (f"{size:>8} | {cold_ms:>18.0f} | {rank[0]:>8.2f} / {rank[1]:<8.2f} | "
             f"{warm[0]:>8.2f} / {warm[1]:<8.2f} | {after_write[0]:>8.2f} / {after_write[1]:.2f}")
 
@@ -234,7 +234,7 @@ def bench_add(runs: int, workdir: Path) -> None:
 
     reset_settings()
     queue = RecordingQueue()
-    service.reset_memory_deps(service.MemoryDeps(queue=queue))
+    wiring.reset_memory_deps(wiring.MemoryDeps(queue=queue))
     handler = load_function_module("memory").lambda_handler
     context = LambdaContext()
     rng = random.Random(3)
@@ -248,7 +248,7 @@ def bench_add(runs: int, workdir: Path) -> None:
         handler(next(event_source), context)  # warm-up
         p50, p95 = timed(lambda src=event_source: handler(next(src), context), runs)
         print(f"{label}: p50 {p50:.2f} ms  p95 {p95:.2f} ms  ({runs} requests)")
-    service.reset_memory_deps()
+    wiring.reset_memory_deps()
 
 
 def dynamo_item_bytes(item: dict[str, Any]) -> int:

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from voice_agent.api import CallerId, lambda_entry, make_resolver
-from voice_agent.memory import export, forget, service
+from voice_agent.memory import export, forget, use_cases, wiring
 from voice_agent.memory.filters import MAX_FILTERS_PARAM_CHARS, parse_filters_param
 from voice_agent.memory.models import (
     AddMemoryRequest,
@@ -23,7 +24,7 @@ from voice_agent.memory.models import (
 )
 
 app = make_resolver()
-_ADD_RESPONSES = {
+_ADD_RESPONSES: dict[int, OpenAPIResponse] = {
     201: {"description": "Stored verbatim (infer=false)",
           "content": {"application/json": {"model": AddMemoryResponse}}},
     202: {"description": "Extraction job queued (infer=true)",
@@ -35,12 +36,12 @@ _FILTERS_HELP = ('JSON object {metadata key: value}; only memories matching ever
 
 @app.post("/api/memory/search", summary="Search the caller's memories", tags=["memory"])
 def search(body: SearchMemoriesRequest, user_id: CallerId) -> SearchMemoriesResponse:
-    return service.search_memories(user_id, body, service.memory_deps())
+    return use_cases.search_memories(user_id, body, wiring.memory_deps())
 
 
 @app.post("/api/memory", summary="Add memories", tags=["memory"], responses=_ADD_RESPONSES)
 def add(body: AddMemoryRequest, user_id: CallerId) -> Response[AddMemoryResponse | QueuedResponse]:
-    result = service.add_memories(user_id, body, service.memory_deps())
+    result = use_cases.add_memories(user_id, body, wiring.memory_deps())
     status = 202 if isinstance(result, QueuedResponse) else 201
     return Response(status, "application/json", result)
 
@@ -52,7 +53,7 @@ def list_all(user_id: CallerId,
              filters: Annotated[str | None, Query(max_length=MAX_FILTERS_PARAM_CHARS,
                                                   description=_FILTERS_HELP)] = None,
              ) -> ListMemoriesResponse:
-    return service.list_memories(user_id, limit, cursor, service.memory_deps(),
+    return use_cases.list_memories(user_id, limit, cursor, wiring.memory_deps(),
                                  parse_filters_param(filters))
 
 
@@ -60,7 +61,7 @@ def list_all(user_id: CallerId,
             tags=["memory"], responses={204: {"description": "Everything is gone"},
                                         503: {"description": "Not finished: retry to finish"}})
 def forget_all(user_id: CallerId) -> Response[None]:
-    forget.forget_memories(user_id, service.memory_deps())
+    forget.forget_memories(user_id, wiring.memory_deps())
     return Response(204)
 
 
@@ -70,23 +71,23 @@ def export_all(user_id: CallerId,
                limit: Annotated[int, Query(ge=1, le=export.MAX_EXPORT_PAGE)] =
                export.DEFAULT_EXPORT_PAGE,
                cursor: Annotated[str | None, Query(max_length=512)] = None) -> ExportResponse:
-    return export.export_memories(user_id, limit, cursor, service.memory_deps())
+    return export.export_memories(user_id, limit, cursor, wiring.memory_deps())
 
 
 @app.get("/api/memory/jobs/<job_id>", summary="Status of an add job", tags=["memory"])
 def job(job_id: str, user_id: CallerId) -> JobResponse:
-    return service.job_status(user_id, job_id, service.memory_deps())
+    return use_cases.job_status(user_id, job_id, wiring.memory_deps())
 
 
 @app.get("/api/memory/<memory_id>/history", summary="Changes of a memory", tags=["memory"])
 def history(memory_id: str, user_id: CallerId) -> HistoryResponse:
-    return service.memory_history(user_id, memory_id, service.memory_deps())
+    return use_cases.memory_history(user_id, memory_id, wiring.memory_deps())
 
 
 @app.delete("/api/memory/<memory_id>", summary="Delete a memory and its history",
             tags=["memory"], responses={204: {"description": "Deleted"}})
 def delete(memory_id: str, user_id: CallerId) -> Response[None]:
-    service.delete_memory(user_id, memory_id, service.memory_deps())
+    use_cases.delete_memory(user_id, memory_id, wiring.memory_deps())
     return Response(204)
 
 

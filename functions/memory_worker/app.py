@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from voice_agent.memory import service
+from voice_agent.memory import wiring, worker
 from voice_agent.memory.models import JobMessage
 from voice_agent.observability import logger, metrics, traced
 
@@ -30,7 +30,7 @@ def record_handler(record: SQSRecord) -> None:
     # The job id is what the client polls and the memory function logged when queuing: it
     # ties this job's log lines to that request.
     logger.set_correlation_id(message.job_id)
-    result = service.run_job(message, service.memory_deps())
+    result = worker.run_job(message, wiring.memory_deps())
     logger.info("memory job finished", extra={"status": result.status,
                                               "results": len(result.results)})
     metrics.add_metric(name="MemoryJobsDone" if result.status == "done" else "MemoryJobsFailed",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from voice_agent.api import CallerId, lambda_entry, make_resolver, metrics
+from voice_agent.api import CallerId, lambda_entry, make_resolver
+from voice_agent.observability import metrics
 from voice_agent.search.models import WebSearchRequest, WebSearchResponse
 from voice_agent.search.service import search_web
 

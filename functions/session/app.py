@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from voice_agent.api import CallerId, lambda_entry, make_resolver, metrics
+from voice_agent.api import CallerId, lambda_entry, make_resolver
+from voice_agent.observability import metrics
 from voice_agent.session.minting import session_options
 from voice_agent.session.models import SessionOptions, SessionRequest, SessionResponse
 from voice_agent.session.service import create_session

@@ -16,8 +16,8 @@ from urllib.parse import parse_qsl
 import pytest
 
 from tests.conftest import LambdaContext, load_function_module
-from voice_agent.memory import service
-from voice_agent.memory.service import MemoryDeps
+from voice_agent.memory import wiring
+from voice_agent.memory.wiring import MemoryDeps
 
 TABLE = "memory-test"
 
@@ -173,11 +173,11 @@ def backend_fixture(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("EMBEDDINGS", "hashing")
     if request.param == "sqlite":
         monkeypatch.setenv("VOICE_AGENT_DATA_DIR", str(tmp_path))
-        service.reset_memory_deps(MemoryDeps(queue=queue))
+        wiring.reset_memory_deps(MemoryDeps(queue=queue))
         try:
             yield "sqlite"
         finally:
-            service.reset_memory_deps()
+            wiring.reset_memory_deps()
         return
     import boto3
     from moto import mock_aws
@@ -188,8 +188,8 @@ def backend_fixture(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
     with mock_aws():
         monkeypatch.setenv("MEMORY_TABLE", TABLE)
         create_memory_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
-        service.reset_memory_deps(MemoryDeps(queue=queue))
+        wiring.reset_memory_deps(MemoryDeps(queue=queue))
         try:
             yield "dynamodb"
         finally:
-            service.reset_memory_deps()
+            wiring.reset_memory_deps()

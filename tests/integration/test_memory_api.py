@@ -11,7 +11,7 @@ from tests.integration.memory_events import (  # noqa: F401 - fixtures
     call_memory,
     queue_fixture,
 )
-from voice_agent.memory import service
+from voice_agent.memory import use_cases
 
 
 def add_verbatim(sub: str, *texts: str, metadata: dict | None = None) -> list[dict]:
@@ -52,7 +52,7 @@ def test_search_naming_a_day_puts_that_days_memory_first(backend, monkeypatch):
         for day, text in (("2024-03-01", "Went to the cinema with Ana"),
                           ("2024-03-03", "Went to the cinema with Ana and Luis"),
                           ("2024-03-20", "Went to the cinema")):
-            clock.setattr(service, "now_iso", lambda day=day: f"{day}T18:00:00.000000Z")
+            clock.setattr(use_cases, "now_iso", lambda day=day: f"{day}T18:00:00.000000Z")
             add_verbatim(user, text)
 
     # When the user asks about one of the days, and then without a date

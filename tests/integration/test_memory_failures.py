@@ -20,17 +20,17 @@ from tests.integration.memory_events import (  # noqa: F401 - fixtures
     call_worker,
     queue_fixture,
 )
-from voice_agent.memory import embedding, jobs, service
+from voice_agent.memory import embedding, index_cache, jobs, wiring
 from voice_agent.memory.embedding import HashingEmbedder
-from voice_agent.memory.service import MemoryDeps
+from voice_agent.memory.wiring import MemoryDeps
 
 
 @pytest.fixture
 def sqlite_store(monkeypatch, tmp_path, queue: RecordingQueue):
     monkeypatch.setenv("VOICE_AGENT_DATA_DIR", str(tmp_path))
-    service.reset_memory_deps(MemoryDeps(queue=queue))
+    wiring.reset_memory_deps(MemoryDeps(queue=queue))
     yield
-    service.reset_memory_deps()
+    wiring.reset_memory_deps()
 
 
 @pytest.fixture
@@ -107,10 +107,10 @@ def test_missing_dynamodb_table_is_json_502(monkeypatch, queue):
     monkeypatch.setenv("EMBEDDINGS", "hashing")
     with mock_aws():
         monkeypatch.setenv("MEMORY_TABLE", "no-such-table")
-        service.reset_memory_deps(MemoryDeps(queue=queue))
+        wiring.reset_memory_deps(MemoryDeps(queue=queue))
         status, body, _ = call_memory("POST", "/api/memory/search", {"query": "x"},
                                       sub=unique_user())
-    service.reset_memory_deps()
+    wiring.reset_memory_deps()
     assert status == 502 and body == {"error": "memory store error"}
 
 
@@ -118,11 +118,11 @@ def test_unreachable_dynamodb_is_503_within_15_seconds(monkeypatch, queue):
     monkeypatch.setenv("EMBEDDINGS", "hashing")
     monkeypatch.setenv("MEMORY_TABLE", TABLE)
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")  # nothing listens
-    service.reset_memory_deps(MemoryDeps(queue=queue))
+    wiring.reset_memory_deps(MemoryDeps(queue=queue))
     started = time.monotonic()
     status, body, headers = call_memory("POST", "/api/memory",
                                         {"messages": "x", "infer": False}, sub=unique_user())
-    service.reset_memory_deps()
+    wiring.reset_memory_deps()
     assert time.monotonic() - started < 15
     assert status == 503 and body == {"error": "memory store unavailable, try again"}
     assert headers["Retry-After"]
@@ -130,9 +130,9 @@ def test_unreachable_dynamodb_is_503_within_15_seconds(monkeypatch, queue):
 
 def test_no_storage_configured_is_500_naming_both_settings(monkeypatch, queue):
     monkeypatch.setenv("EMBEDDINGS", "hashing")
-    service.reset_memory_deps(MemoryDeps(queue=queue))
+    wiring.reset_memory_deps(MemoryDeps(queue=queue))
     status, body, _ = call_memory("GET", "/api/memory", sub=unique_user())
-    service.reset_memory_deps()
+    wiring.reset_memory_deps()
     assert status == 500
     assert "MEMORY_TABLE" in body["error"] and "VOICE_AGENT_DATA_DIR" in body["error"]
 
@@ -165,7 +165,7 @@ def test_sqs_queue_carries_the_jwt_user_to_the_worker(monkeypatch):
         url = sqs.create_queue(QueueName="memory-jobs")["QueueUrl"]
         monkeypatch.setenv("MEMORY_TABLE", TABLE)
         monkeypatch.setenv("MEMORY_QUEUE_URL", url)
-        service.reset_memory_deps()
+        wiring.reset_memory_deps()
         jobs._queues.clear()
         user = unique_user()
         status, queued, _ = call_memory(
@@ -184,7 +184,7 @@ def test_sqs_queue_carries_the_jwt_user_to_the_worker(monkeypatch):
         assert call_worker(event) == {"batchItemFailures": []}
         assert listing(user) == ["Speaks Portuguese"]
         assert listing("someone-else") == []
-    service.reset_memory_deps()
+    wiring.reset_memory_deps()
     jobs._queues.clear()
 
 
@@ -194,9 +194,9 @@ def test_queue_failure_is_503_and_job_marked_failed(monkeypatch, tmp_path):
     queue = jobs.SqsJobQueue("http://127.0.0.1:9/000000000000/nothing",
                              client=boto3.client("sqs", region_name="us-east-1",
                                                  endpoint_url="http://127.0.0.1:9"))
-    service.reset_memory_deps(MemoryDeps(queue=queue))
+    wiring.reset_memory_deps(MemoryDeps(queue=queue))
     status, body, _ = call_memory("POST", "/api/memory", {"messages": "x"}, sub=unique_user())
-    service.reset_memory_deps()
+    wiring.reset_memory_deps()
     assert status == 503 and body == {"error": "memory job queue unavailable, try again"}
 
 
@@ -210,13 +210,13 @@ def test_in_process_dispatcher_runs_the_worker(monkeypatch, tmp_path):
         call_worker(event)
 
     jobs.set_local_dispatcher(dispatch)
-    service.reset_memory_deps()
+    wiring.reset_memory_deps()
     try:
         user = unique_user()
         status, queued, _ = call_memory("POST", "/api/memory", {"messages": "Runs marathons"},
                                         sub=user)
         assert status == 202
-        queue = service.memory_deps().queue
+        queue = wiring.memory_deps().queue
         assert isinstance(queue, jobs.InProcessJobQueue)
         queue.wait()
         assert events[0]["Records"][0]["eventSource"] == "aws:sqs"
@@ -225,16 +225,16 @@ def test_in_process_dispatcher_runs_the_worker(monkeypatch, tmp_path):
         assert listing(user) == ["Runs marathons"]
     finally:
         jobs.set_local_dispatcher(None)
-        service.reset_memory_deps()
+        wiring.reset_memory_deps()
 
 
 def test_no_queue_configured_is_500(monkeypatch, tmp_path):
     monkeypatch.setenv("EMBEDDINGS", "hashing")
     monkeypatch.setenv("VOICE_AGENT_DATA_DIR", str(tmp_path))
     jobs.set_local_dispatcher(None)
-    service.reset_memory_deps()
+    wiring.reset_memory_deps()
     status, body, _ = call_memory("POST", "/api/memory", {"messages": "x"}, sub=unique_user())
-    service.reset_memory_deps()
+    wiring.reset_memory_deps()
     assert (status, body) == (500, {"error": "MEMORY_QUEUE_URL is not set"})
 
 
@@ -246,11 +246,11 @@ def test_switching_embedders_re_embeds_lazily_in_bounded_batches(backend, queue,
     texts = [f"switch fact {i}" for i in range(5)]
     call_memory("POST", "/api/memory", {"messages": [{"content": t} for t in texts],
                                         "infer": False}, sub=user)
-    store = service.memory_deps().store
+    store = wiring.memory_deps().store
     assert {r.embedder_id for r in store.load_memories(user)} == {"hashing:256"}
 
-    monkeypatch.setattr(service, "REEMBED_BATCH", 2)
-    service.reset_memory_deps(MemoryDeps(store=store, embedder=HashingEmbedder(128),
+    monkeypatch.setattr(index_cache, "REEMBED_BATCH", 2)
+    wiring.reset_memory_deps(MemoryDeps(store=store, embedder=HashingEmbedder(128),
                                          queue=queue))
     for expected_migrated in (2, 4, 5):
         status, found, _ = call_memory("POST", "/api/memory/search",
@@ -268,7 +268,7 @@ def test_switching_embedders_re_embeds_lazily_in_bounded_batches(backend, queue,
 def test_warm_index_is_reused_until_the_user_writes(backend, monkeypatch):
     user = unique_user()
     call_memory("POST", "/api/memory", {"messages": "Cached fact", "infer": False}, sub=user)
-    store = service.memory_deps().store
+    store = wiring.memory_deps().store
     loads: list[str] = []
     original = store.load_memories
 

@@ -20,10 +20,10 @@ from tests.integration.memory_events import (  # noqa: F401 - fixtures
     queue_fixture,
     sqs_job_event,
 )
-from voice_agent.memory import service
+from voice_agent.memory import use_cases, wiring, worker
 from voice_agent.memory.extraction import OpenAIChatLLM
 from voice_agent.memory.models import AddMemoryRequest, JobMessage
-from voice_agent.memory.service import MemoryDeps
+from voice_agent.memory.wiring import MemoryDeps
 from voice_agent.observability import logger
 
 
@@ -114,8 +114,8 @@ def test_redelivery_after_crash_mid_job_applies_the_saved_plan_once(backend, que
     job_id = queue_add(user, [{"role": "user", "content": "Likes hiking"},
                               {"role": "user", "content": "Owns a red bicycle"}])
     message = JobMessage.model_validate(queue.messages[0])
-    deps = service.memory_deps()
-    assert service.run_job(message, deps).status == "done"
+    deps = wiring.memory_deps()
+    assert worker.run_job(message, deps).status == "done"
     # Simulate a crash after the writes but before the job was marked done.
     job = deps.store.get_job(user, job_id)
     job.status = "queued"
@@ -163,10 +163,10 @@ def _run_threads(count: int, target) -> list[BaseException]:
 
 def test_twenty_concurrent_adds_for_one_user_lose_nothing(backend):
     user = unique_user()
-    deps = service.memory_deps()
+    deps = wiring.memory_deps()
 
     def add(i: int) -> None:
-        service.add_memories(user, AddMemoryRequest(messages=f"concurrent fact {i}",
+        use_cases.add_memories(user, AddMemoryRequest(messages=f"concurrent fact {i}",
                                                     infer=False), deps)
 
     assert _run_threads(20, add) == []
@@ -177,12 +177,12 @@ def test_twenty_concurrent_adds_for_one_user_lose_nothing(backend):
 
 def test_twenty_concurrent_jobs_for_one_user_lose_nothing(backend):
     user = unique_user()
-    deps = service.memory_deps()
+    deps = wiring.memory_deps()
 
     def run(i: int) -> None:
         message = JobMessage(job_id=f"job-{user}-{i}", user_id=user,
                              messages=[{"role": "user", "content": f"parallel job fact {i}"}])
-        service.run_job(message, deps)
+        worker.run_job(message, deps)
 
     assert _run_threads(20, run) == []
     assert memories_of(user) == sorted(f"parallel job fact {i}" for i in range(20))
@@ -191,10 +191,10 @@ def test_twenty_concurrent_jobs_for_one_user_lose_nothing(backend):
 def test_concurrent_adds_respect_the_per_user_limit(backend, monkeypatch):
     monkeypatch.setenv("MEMORY_MAX_PER_USER", "5")
     user = unique_user()
-    deps = service.memory_deps()
+    deps = wiring.memory_deps()
 
     def add(i: int) -> None:
-        service.add_memories(user, AddMemoryRequest(messages=f"limited fact {i}", infer=False),
+        use_cases.add_memories(user, AddMemoryRequest(messages=f"limited fact {i}", infer=False),
                              deps)
 
     errors = _run_threads(12, add)
@@ -371,7 +371,7 @@ def test_decision_with_unknown_memory_number_is_malformed(backend, queue, openai
 def test_llm_timeout_fails_the_job(backend, queue, openai):
     user = unique_user()
     llm = OpenAIChatLLM("gpt-fake", openai.url, "sk-test", timeout_s=0.3)
-    service.reset_memory_deps(MemoryDeps(queue=queue, llm=llm))
+    wiring.reset_memory_deps(MemoryDeps(queue=queue, llm=llm))
     openai.reply_with_tool("record_facts", {"facts": ["Too late"]}, delay_s=1.0)
     job_id = queue_add(user, "something slow")
     assert len(queue.deliver()["batchItemFailures"]) == 1

@@ -81,7 +81,7 @@ def in_process_api(upstreams: Upstreams, tmp_path: Path,
     ``create_app`` writes defaults into ``os.environ`` and installs the in-process job
     dispatcher; both are undone afterwards so later tests start clean.
     """
-    from voice_agent.memory import jobs, service
+    from voice_agent.memory import jobs, wiring
     from voice_agent_cli.devserver import create_app
 
     saved = dict(os.environ)
@@ -91,18 +91,18 @@ def in_process_api(upstreams: Upstreams, tmp_path: Path,
     monkeypatch.setenv("TAVILY_API_KEY", "tvly-fuzz")
     monkeypatch.setenv("TAVILY_BASE_URL", upstreams.tavily.url)
     monkeypatch.setenv("SESSION_RATE_LIMIT", "0")
-    service.reset_memory_deps()
+    wiring.reset_memory_deps()
     jobs._queues.clear()
     app = create_app(tmp_path)
     try:
         yield InProcessApi(app, tmp_path)
     finally:
-        queue = service.memory_deps()._queue
+        queue = wiring.memory_deps()._queue
         if isinstance(queue, jobs.InProcessJobQueue):
             queue.wait()
         jobs.set_local_dispatcher(None)
         jobs._queues.clear()
-        service.reset_memory_deps()
+        wiring.reset_memory_deps()
         for name in set(os.environ) - set(saved):
             del os.environ[name]
         os.environ.update(saved)

@@ -217,8 +217,8 @@ def count_outcome(acknowledged: dict[str, str], stored: list[tuple[str, str]],
 def bedrock(monkeypatch: pytest.MonkeyPatch, tmp_path: Any,
             queue: RecordingQueue) -> Iterator[FakeBedrock]:
     """Embeddings through Titan V2 on the Bedrock fake, memories in SQLite."""
-    from voice_agent.memory import embedding, service
-    from voice_agent.memory.service import MemoryDeps
+    from voice_agent.memory import embedding, wiring
+    from voice_agent.memory.wiring import MemoryDeps
 
     with FakeBedrock() as fake:
         monkeypatch.setenv("VOICE_AGENT_DATA_DIR", str(tmp_path))
@@ -226,9 +226,9 @@ def bedrock(monkeypatch: pytest.MonkeyPatch, tmp_path: Any,
         monkeypatch.setenv("EMBEDDING_DIMENSIONS", "256")
         monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", fake.url)
         embedding._embedders.clear()
-        service.reset_memory_deps(MemoryDeps(queue=queue))
+        wiring.reset_memory_deps(MemoryDeps(queue=queue))
         yield fake
-        service.reset_memory_deps()
+        wiring.reset_memory_deps()
         embedding._embedders.clear()
 
 
@@ -247,9 +247,9 @@ def test_bedrock_throttling_loses_and_duplicates_no_memory(bedrock: FakeBedrock,
         acknowledged[result["memory"]] = result["id"]
         # Bounded retries: at most 4 Bedrock calls per text per request.
         assert len(bedrock.embedding_requests()) - before <= 4 * len(statuses)
-    from voice_agent.memory import service
+    from voice_agent.memory import wiring
 
-    stored = [(r.id, r.text) for r in service.memory_deps().store.load_memories(user)]
+    stored = [(r.id, r.text) for r in wiring.memory_deps().store.load_memories(user)]
     count_outcome(acknowledged, stored, fault_tally)
 
 
@@ -321,9 +321,9 @@ def faulty_dynamodb(monkeypatch: pytest.MonkeyPatch, queue: RecordingQueue,
     import boto3
     from moto import mock_aws
 
-    from voice_agent.memory import service
-    from voice_agent.memory.service import MemoryDeps
+    from voice_agent.memory import wiring
     from voice_agent.memory.store_dynamodb import DynamoMemoryStore
+    from voice_agent.memory.wiring import MemoryDeps
     from voice_agent_cli.local_aws import create_memory_table
 
     monkeypatch.setenv("EMBEDDINGS", "hashing")
@@ -333,15 +333,15 @@ def faulty_dynamodb(monkeypatch: pytest.MonkeyPatch, queue: RecordingQueue,
         create_memory_table(client, TABLE)
         faulty = FaultyDynamoClient(client, seed=5, throttle_rate=0.15, lost_response_rate=0.2,
                                     conflict_rate=0.15, tally=fault_tally)
-        service.reset_memory_deps(MemoryDeps(store=DynamoMemoryStore(TABLE, client=faulty),
+        wiring.reset_memory_deps(MemoryDeps(store=DynamoMemoryStore(TABLE, client=faulty),
                                              queue=queue))
         yield faulty
-        service.reset_memory_deps()
+        wiring.reset_memory_deps()
 
 
 def test_dynamodb_throttling_conflicts_and_lost_responses_lose_and_duplicate_no_memory(
         faulty_dynamodb: FaultyDynamoClient, fault_tally: Counter[str]) -> None:
-    from voice_agent.memory import service
+    from voice_agent.memory import wiring
 
     user = unique_user()
     acknowledged: dict[str, str] = {}
@@ -351,7 +351,7 @@ def test_dynamodb_throttling_conflicts_and_lost_responses_lose_and_duplicate_no_
         assert result["event"] in ("ADD", "NONE")  # NONE: a lost answer, then the retry
         acknowledged[result["memory"]] = result["id"]
     faulty_dynamodb.enabled = False
-    store = service.memory_deps().store
+    store = wiring.memory_deps().store
     stored = [(r.id, r.text) for r in store.load_memories(user)]
     count_outcome(acknowledged, stored, fault_tally)
     assert store.count_memories(user) == len(stored)  # the META counter agrees
@@ -417,11 +417,11 @@ def deliver_until_done(event: dict[str, Any], store: FaultyStore, user: str,
 
 def test_worker_crashes_and_redelivery_lose_and_duplicate_no_memory(
         backend: str, queue: RecordingQueue, fault_tally: Counter[str]) -> None:
-    from voice_agent.memory import service
-    from voice_agent.memory.service import MemoryDeps
+    from voice_agent.memory import wiring
+    from voice_agent.memory.wiring import MemoryDeps
 
-    store = FaultyStore(service.memory_deps().store, seed=3, tally=fault_tally)
-    service.reset_memory_deps(MemoryDeps(store=store, queue=queue))
+    store = FaultyStore(wiring.memory_deps().store, seed=3, tally=fault_tally)
+    wiring.reset_memory_deps(MemoryDeps(store=store, queue=queue))
     user = unique_user()
     rng = random.Random(8)
     acknowledged: dict[str, str] = {}
@@ -444,10 +444,10 @@ def test_worker_crashes_and_redelivery_lose_and_duplicate_no_memory(
 
 def test_job_results_after_a_crash_list_every_memory_the_job_stored(
         backend: str, queue: RecordingQueue) -> None:
-    from voice_agent.memory import service
-    from voice_agent.memory.service import MemoryDeps
+    from voice_agent.memory import wiring
+    from voice_agent.memory.wiring import MemoryDeps
 
-    inner = service.memory_deps().store
+    inner = wiring.memory_deps().store
     applies = []
 
     class CrashAfterFirstWrite(FaultyStore):
@@ -459,7 +459,7 @@ def test_job_results_after_a_crash_list_every_memory_the_job_stored(
             return result
 
     store = CrashAfterFirstWrite(inner, seed=0, tally=Counter())
-    service.reset_memory_deps(MemoryDeps(store=store, queue=queue))
+    wiring.reset_memory_deps(MemoryDeps(store=store, queue=queue))
     user = unique_user()
     facts = ["Keeps bees on the roof", "Drives a green tractor", "Speaks fluent Basque"]
     status, queued, _ = call_memory("POST", "/api/memory", {
@@ -476,7 +476,7 @@ def test_job_results_after_a_crash_list_every_memory_the_job_stored(
 
 def test_same_message_twice_in_one_batch_is_applied_once(backend: str, queue: RecordingQueue,
                                                          fault_tally: Counter[str]) -> None:
-    from voice_agent.memory import service
+    from voice_agent.memory import wiring
 
     user = unique_user()
     status, queued, _ = call_memory("POST", "/api/memory", {
@@ -485,7 +485,7 @@ def test_same_message_twice_in_one_batch_is_applied_once(backend: str, queue: Re
     message = queue.messages.pop()
     assert call_worker(sqs_job_event(message, message)) == {"batchItemFailures": []}
     assert call_worker(sqs_job_event(message, receive_count=2)) == {"batchItemFailures": []}
-    stored = [(r.id, r.text) for r in service.memory_deps().store.load_memories(user)]
+    stored = [(r.id, r.text) for r in wiring.memory_deps().store.load_memories(user)]
     _, job, _ = call_memory("GET", f"/api/memory/jobs/{queued['job_id']}", sub=user)
     count_outcome({r["memory"]: r["id"] for r in job["results"]}, stored, fault_tally)
     fault_tally["faults"] += 2  # two redeliveries
@@ -493,11 +493,11 @@ def test_same_message_twice_in_one_batch_is_applied_once(backend: str, queue: Re
 
 def test_worker_reports_a_store_failure_as_a_batch_item_failure(
         backend: str, queue: RecordingQueue) -> None:
-    from voice_agent.memory import service
-    from voice_agent.memory.service import MemoryDeps
+    from voice_agent.memory import wiring
+    from voice_agent.memory.wiring import MemoryDeps
 
-    store = FaultyStore(service.memory_deps().store, seed=0, tally=Counter())
-    service.reset_memory_deps(MemoryDeps(store=store, queue=queue))
+    store = FaultyStore(wiring.memory_deps().store, seed=0, tally=Counter())
+    wiring.reset_memory_deps(MemoryDeps(store=store, queue=queue))
     user = unique_user()
     call_memory("POST", "/api/memory", {"messages": "Fails first"}, sub=user)
     message = queue.messages.pop()

@@ -1,6 +1,6 @@
 """Property-based tests of the memory engine: random add/delete sequences keep it consistent.
 
-A Hypothesis state machine drives the memory use cases (``voice_agent.memory.service``) for
+A Hypothesis state machine drives the memory use cases (``voice_agent.memory.use_cases``) for
 two users on a fresh store (SQLite, and DynamoDB through moto) and keeps a plain model of
 what each user should have. After every step, list (paged), count, search and history must
 agree with the model and with each other, and a user never sees the other's memories.
@@ -26,11 +26,11 @@ from hypothesis.stateful import (
 )
 
 from voice_agent.errors import ApiError, NotFound
-from voice_agent.memory import service
+from voice_agent.memory import use_cases, wiring
 from voice_agent.memory.embedding import HashingEmbedder
 from voice_agent.memory.models import AddMemoryRequest, SearchMemoriesRequest
-from voice_agent.memory.service import MemoryDeps
 from voice_agent.memory.store import MemoryStore, text_hash
+from voice_agent.memory.wiring import MemoryDeps
 
 MEMORY_LIMIT = 6
 WORDS = ["Sam", "likes", "tea", "works", "at", "Acme", "lives", "in", "Porto", "dog", "Rex",
@@ -73,10 +73,10 @@ class MemoryConsistency(RuleBasedStateMachine):
         new_hashes = {text_hash(t) for t in texts} - set(by_hash)
         if len(model) + len(new_hashes) > MEMORY_LIMIT:
             with pytest.raises(ApiError) as refused:
-                service.add_memories(user_id, request, self.deps)
+                use_cases.add_memories(user_id, request, self.deps)
             assert refused.value.status == 409
             return multiple()
-        response = service.add_memories(user_id, request, self.deps)
+        response = use_cases.add_memories(user_id, request, self.deps)
         assert len(response.results) == len(texts)
         added = []
         for text, result in zip(texts, response.results, strict=True):
@@ -95,17 +95,17 @@ class MemoryConsistency(RuleBasedStateMachine):
         user_id, memory_id = item
         other = next(u for u in self.users if u != user_id)
         with pytest.raises(NotFound):
-            service.delete_memory(other, memory_id, self.deps)  # never across users
-        service.delete_memory(user_id, memory_id, self.deps)
+            use_cases.delete_memory(other, memory_id, self.deps)  # never across users
+        use_cases.delete_memory(user_id, memory_id, self.deps)
         del self.model[user_id][memory_id]
         self.deleted.add(memory_id)
         with pytest.raises(NotFound):
-            service.delete_memory(user_id, memory_id, self.deps)
+            use_cases.delete_memory(user_id, memory_id, self.deps)
 
     @rule(user=st.integers(0, 1), query=memory_texts)
     def search(self, user: int, query: str) -> None:
         user_id = self.users[user]
-        found = service.search_memories(
+        found = use_cases.search_memories(
             user_id, SearchMemoriesRequest(query=query, limit=50), self.deps).results
         assert {r.id for r in found} <= set(self.model[user_id])
         assert [r.score for r in found] == sorted((r.score for r in found), reverse=True)
@@ -119,7 +119,7 @@ class MemoryConsistency(RuleBasedStateMachine):
             listed: dict[str, str] = {}
             cursor = None
             while True:
-                page = service.list_memories(user_id, 2, cursor, self.deps)
+                page = use_cases.list_memories(user_id, 2, cursor, self.deps)
                 for memory in page.results:
                     assert memory.id not in listed, "a page repeated a memory"
                     listed[memory.id] = memory.memory
@@ -130,9 +130,9 @@ class MemoryConsistency(RuleBasedStateMachine):
             assert self.store.count_memories(user_id) == len(model)
             assert len({text_hash(t) for t in model.values()}) == len(model), "duplicate"
             for memory_id, text in model.items():
-                history = service.memory_history(user_id, memory_id, self.deps).results
+                history = use_cases.memory_history(user_id, memory_id, self.deps).results
                 assert history[0].event == "ADD" and history[0].memory == text
-                found = service.search_memories(
+                found = use_cases.search_memories(
                     user_id, SearchMemoriesRequest(query=text, limit=50), self.deps).results
                 assert memory_id in {r.id for r in found}, f"{text!r} not found by itself"
 
@@ -141,7 +141,7 @@ class MemoryConsistency(RuleBasedStateMachine):
         for user_id in self.users:
             for memory_id in self.deleted:
                 with pytest.raises(NotFound):
-                    service.memory_history(user_id, memory_id, self.deps)
+                    use_cases.memory_history(user_id, memory_id, self.deps)
 
 
 def multiple(*values: Any) -> Any:
@@ -155,9 +155,9 @@ def multiple(*values: Any) -> Any:
 def memory_limit(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A small per-user limit so the machine reaches it."""
     monkeypatch.setenv("MEMORY_MAX_PER_USER", str(MEMORY_LIMIT))
-    service.reset_memory_deps()
+    wiring.reset_memory_deps()
     yield
-    service.reset_memory_deps()
+    wiring.reset_memory_deps()
 
 
 def run_machine(make_store: Any, max_examples: int, steps: int) -> None:
@@ -178,9 +178,9 @@ def test_readding_a_known_text_at_the_limit_is_not_refused(memory_limit: None,
                       llm_configured=True)
     user = f"limit-{uuid.uuid4().hex[:8]}"
     facts = [f"fact {i}" for i in range(MEMORY_LIMIT)]
-    service.add_memories(user, AddMemoryRequest(messages=[{"content": f} for f in facts],
+    use_cases.add_memories(user, AddMemoryRequest(messages=[{"content": f} for f in facts],
                                                 infer=False), deps)
-    again = service.add_memories(user, AddMemoryRequest(messages="fact 0", infer=False), deps)
+    again = use_cases.add_memories(user, AddMemoryRequest(messages="fact 0", infer=False), deps)
     assert [r.event for r in again.results] == ["NONE"]
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voice_agent.memory import service
+from voice_agent.memory import store, use_cases, wiring, worker
 from voice_agent.memory.embedding import HashingEmbedder
 from voice_agent.memory.models import AddMemoryRequest, JobMessage, SearchMemoriesRequest
-from voice_agent.memory.service import MemoryDeps
 from voice_agent.memory.store_sqlite import SqliteMemoryStore
+from voice_agent.memory.wiring import MemoryDeps
 from voice_agent.session import profile
 
 
@@ -58,7 +58,7 @@ def test_multi_message_add_embeds_distinct_texts_in_one_batch(
         {"role": "user", "content": "Likes green tea"},
     ])
 
-    response = service.add_memories(user, request, deps)
+    response = use_cases.add_memories(user, request, deps)
 
     assert embedder.batches == [["Likes green tea", "Noted: green tea"]]
     assert [r.event for r in response.results] == ["ADD", "ADD", "NONE"]
@@ -73,7 +73,7 @@ def test_job_without_llm_embeds_each_fact_once(
         {"role": "user", "content": "Sam has a dog called Max"},
     ])
 
-    result = service.run_job(message, deps)
+    result = worker.run_job(message, deps)
 
     assert result.status == "done"
     assert len(result.results) == 2
@@ -87,18 +87,18 @@ def test_redelivered_job_with_saved_plan_embeds_its_texts_again(
     user = _user()
     message = JobMessage(job_id=f"job-{user}", user_id=user,
                          messages=[{"role": "user", "content": "Plays chess on Sundays"}])
-    real_apply = service._apply_plan
+    real_apply = worker._apply_plan
 
     def failing_apply(*args: object) -> list[dict[str, object]]:
-        raise service.StoreUnavailable("down", retryable=True)
+        raise store.StoreUnavailable("down", retryable=True)
 
-    monkeypatch.setattr(service, "_apply_plan", failing_apply)
-    with pytest.raises(service.JobFailed):
-        service.run_job(message, deps)
-    monkeypatch.setattr(service, "_apply_plan", real_apply)
+    monkeypatch.setattr(worker, "_apply_plan", failing_apply)
+    with pytest.raises(worker.JobFailed):
+        worker.run_job(message, deps)
+    monkeypatch.setattr(worker, "_apply_plan", real_apply)
 
     # When it is delivered again
-    result = service.run_job(message, deps)
+    result = worker.run_job(message, deps)
 
     # Then the saved plan is applied with freshly embedded text (one batch per delivery)
     assert result.status == "done"
@@ -107,10 +107,10 @@ def test_redelivered_job_with_saved_plan_embeds_its_texts_again(
 
 def test_search_embeds_only_the_query(deps: MemoryDeps, embedder: CountingEmbedder) -> None:
     user = _user()
-    service.add_memories(user, AddMemoryRequest(infer=False, messages="Sam works at Acme"), deps)
+    use_cases.add_memories(user, AddMemoryRequest(infer=False, messages="Sam works at Acme"), deps)
     embedder.batches.clear()
 
-    response = service.search_memories(user, SearchMemoriesRequest(query="job"), deps)
+    response = use_cases.search_memories(user, SearchMemoriesRequest(query="job"), deps)
 
     assert embedder.batches == [["job"]]
     assert [r.memory for r in response.results] == ["Sam works at Acme"]
@@ -121,10 +121,10 @@ def test_profile_prefetch_embeds_nothing(
 ) -> None:
     # Given a user with memories (adding them embedded: the positive control)
     user = _user()
-    service.add_memories(user, AddMemoryRequest(infer=False, messages="Sam works at Acme"), deps)
+    use_cases.add_memories(user, AddMemoryRequest(infer=False, messages="Sam works at Acme"), deps)
     assert embedder.batches
     embedder.batches.clear()
-    monkeypatch.setattr(service, "_deps", deps)
+    monkeypatch.setattr(wiring, "_deps", deps)
 
     text = profile.load_profile(user)
 

@@ -15,7 +15,7 @@ import pytest
 from moto import mock_aws
 
 from tests.integration.memory_events import _serialise_moto_dynamodb
-from voice_agent.memory import service, store_sqlite
+from voice_agent.memory import index_cache, store_sqlite, wiring
 from voice_agent.memory.embedding import HashingEmbedder
 from voice_agent.memory.ranking import IndexItem, MemoryIndex
 from voice_agent.memory.store import (
@@ -71,9 +71,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Any]:
 
 @pytest.fixture(autouse=True)
 def fresh_cache() -> Iterator[None]:
-    service.reset_memory_deps()
+    wiring.reset_memory_deps()
     yield
-    service.reset_memory_deps()
+    wiring.reset_memory_deps()
 
 
 class Loads:
@@ -90,8 +90,8 @@ class Loads:
         monkeypatch.setattr(store, "load_memories", counting)
 
 
-def deps_for(store: Any, embedder: Any = None) -> service.MemoryDeps:
-    return service.MemoryDeps(store=store, embedder=embedder or HashingEmbedder(64),
+def deps_for(store: Any, embedder: Any = None) -> wiring.MemoryDeps:
+    return wiring.MemoryDeps(store=store, embedder=embedder or HashingEmbedder(64),
                               queue=None, llm=None, llm_configured=True)
 
 
@@ -99,7 +99,7 @@ def text(rng: random.Random) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 7))) + f" {rng.random():.6f}"
 
 
-def new_record(deps: service.MemoryDeps, memory_id: str, body: str,
+def new_record(deps: wiring.MemoryDeps, memory_id: str, body: str,
                updated_at: str | None = None) -> MemoryRecord:
     vector = deps.embedder.embed([body])[0]
     at = updated_at or now_iso()
@@ -107,13 +107,13 @@ def new_record(deps: service.MemoryDeps, memory_id: str, body: str,
                         deps.embedder.id, deps.embedder.dimensions, text_hash(body))
 
 
-def add(deps: service.MemoryDeps, user: str, memory_id: str, body: str) -> None:
+def add(deps: wiring.MemoryDeps, user: str, memory_id: str, body: str) -> None:
     record = new_record(deps, memory_id, body)
     deps.store.apply(user, AddMemory(record, HistoryRecord(memory_id, body, "ADD", now_iso())),
                      max_memories=10_000)
 
 
-def update(deps: service.MemoryDeps, user: str, old: MemoryRecord, body: str) -> None:
+def update(deps: wiring.MemoryDeps, user: str, old: MemoryRecord, body: str) -> None:
     fresh = new_record(deps, old.id, body)
     record = MemoryRecord(old.id, body, old.metadata, old.created_at, fresh.updated_at,
                           fresh.vector, fresh.embedder_id, fresh.dims, fresh.hash,
@@ -122,7 +122,7 @@ def update(deps: service.MemoryDeps, user: str, old: MemoryRecord, body: str) ->
         old.id, body, "UPDATE", now_iso(), previous_memory=old.text)), max_memories=10_000)
 
 
-def remove(deps: service.MemoryDeps, user: str, old: MemoryRecord) -> None:
+def remove(deps: wiring.MemoryDeps, user: str, old: MemoryRecord) -> None:
     deps.store.apply(user, RemoveMemory(old.id, old.revision, old.hash, HistoryRecord(
         old.id, old.text, "DELETE", now_iso(), previous_memory=old.text)), max_memories=10_000)
 
@@ -133,12 +133,12 @@ def stored(store: Any, user: str) -> list[MemoryRecord]:
     return list(records)
 
 
-def fresh_build(deps: service.MemoryDeps, user: str) -> MemoryIndex:
-    return MemoryIndex.build([service._index_item(r) for r in stored(deps.store, user)])
+def fresh_build(deps: wiring.MemoryDeps, user: str) -> MemoryIndex:
+    return MemoryIndex.build([index_cache.index_item(r) for r in stored(deps.store, user)])
 
 
 def assert_same_results(index: MemoryIndex, expected: MemoryIndex,
-                        deps: service.MemoryDeps) -> None:
+                        deps: wiring.MemoryDeps) -> None:
     assert len(index) == len(expected)
     embedder = deps.embedder
     for query in QUERIES:
@@ -149,7 +149,7 @@ def assert_same_results(index: MemoryIndex, expected: MemoryIndex,
             assert got == want, (query, mode)
 
 
-def random_writes(deps: service.MemoryDeps, user: str, rng: random.Random, count: int,
+def random_writes(deps: wiring.MemoryDeps, user: str, rng: random.Random, count: int,
                   next_id: list[int]) -> None:
     """``count`` random adds, updates, LLM deletes and user deletes of ``user``'s memories."""
     for _ in range(count):
@@ -176,11 +176,11 @@ def test_random_writes_catch_up_to_a_fresh_build(store: Any, seed: int,
     next_id = [0]
     random_writes(deps, user, rng, 12, next_id)
     loads = Loads(store, monkeypatch)
-    service.load_index(user, deps)
+    index_cache.load_index(user, deps)
     assert loads.count == 1
     for _step in range(12):
         random_writes(deps, user, rng, rng.choice((1, 1, 2, 3)), next_id)
-        index, records = service.load_index(user, deps)
+        index, records = index_cache.load_index(user, deps)
         assert loads.count == 1, "a write within the log's reach must not reload everything"
         assert records == {r.id: r for r in stored(store, user)}
         assert_same_results(index, fresh_build(deps, user), deps)
@@ -192,14 +192,14 @@ def test_other_users_writes_do_not_touch_the_warm_index(store: Any,
     add(deps, "alice", "a1", "Alice likes tea")
     add(deps, "bob", "b1", "Bob likes tea")
     loads = Loads(store, monkeypatch)
-    index, _ = service.load_index("alice", deps)
+    index, _ = index_cache.load_index("alice", deps)
     add(deps, "bob", "b2", "Bob lives in Lisbon")
     assert store.changes_since("alice", 1) == []
     assert [c.memory_id for c in store.changes_since("bob", 1) or []] == ["b2"]
-    again, _ = service.load_index("alice", deps)
+    again, _ = index_cache.load_index("alice", deps)
     assert again is index and loads.count == 1
     add(deps, "alice", "a2", "Alice lives in Berlin")
-    index, records = service.load_index("alice", deps)
+    index, records = index_cache.load_index("alice", deps)
     assert sorted(records) == ["a1", "a2"] and loads.count == 1
     hits = index.search("Lisbon tea Bob", None, deps.embedder.id, 10, now=NOW)
     assert {memory_id for memory_id, _ in hits} <= {"a1", "a2"}
@@ -212,17 +212,17 @@ def test_a_gap_the_log_does_not_cover_reloads_everything(store: Any,
     rng = random.Random(9)
     add(deps, "u", "m0", "first")
     loads = Loads(store, monkeypatch)
-    service.load_index("u", deps)
+    index_cache.load_index("u", deps)
     for n in range(LOG_SLOTS + 1):
         add(deps, "u", f"m{n + 1:03d}", text(rng))
     assert store.changes_since("u", 1) is None
-    index, records = service.load_index("u", deps)
+    index, records = index_cache.load_index("u", deps)
     assert loads.count == 2 and len(records) == LOG_SLOTS + 2
     assert_same_results(index, fresh_build(deps, "u"), deps)
     # Within the log's reach again: caught up without a reload.
     add(deps, "u", "zz", "last")
     assert [c.memory_id for c in store.changes_since("u", store.version("u") - 1) or []] == ["zz"]
-    service.load_index("u", deps)
+    index_cache.load_index("u", deps)
     assert loads.count == 2
 
 
@@ -231,12 +231,12 @@ def test_a_version_bump_without_a_log_entry_reloads(tmp_path: Any,
     store = SqliteMemoryStore(tmp_path / "memory.sqlite3")
     deps = deps_for(store)
     add(deps, "u", "m1", "first")
-    service.load_index("u", deps)
+    index_cache.load_index("u", deps)
     db = store._db()  # a writer that predates the change log
     db.execute("UPDATE meta SET version = version + 1 WHERE user_id = 'u'")
     assert store.changes_since("u", 1) is None
     loads = Loads(store, monkeypatch)
-    service.load_index("u", deps)
+    index_cache.load_index("u", deps)
     assert loads.count == 1
 
 
@@ -250,17 +250,17 @@ def test_dynamodb_catch_up_reads_meta_and_the_changed_memory_only() -> None:
         rng = random.Random(3)
         for n in range(40):
             add(deps, "u", f"m{n:03d}", text(rng))
-        service.load_index("u", deps)
+        index_cache.load_index("u", deps)
         add(deps, "u", "m999", "Has a dog called Sam")
         client.calls.clear()
-        index, records = service.load_index("u", deps)
+        index, records = index_cache.load_index("u", deps)
         # version + META (the log) + the new memory: three 1-RCU reads, no Query.
         assert dict(client.calls) == {"get_item": 3}
         assert "m999" in records and index.search("dog Sam", None, deps.embedder.id, 1,
                                                   now=NOW)[0][0] == "m999"
         client.calls.clear()
         remove(deps, "u", records["m005"])
-        service.load_index("u", deps)
+        index_cache.load_index("u", deps)
         assert "query" not in client.calls
 
 
@@ -273,7 +273,7 @@ def test_dynamodb_two_containers_writing_at_once_lose_nothing_and_log_every_writ
         first, second = DynamoMemoryStore("race", client), DynamoMemoryStore("race", client)
         deps = deps_for(first)
         add(deps, "u", "seed", "seed memory")
-        service.load_index("u", deps)
+        index_cache.load_index("u", deps)
         errors: list[BaseException] = []
 
         def writer(store: DynamoMemoryStore, prefix: str) -> None:
@@ -295,7 +295,7 @@ def test_dynamodb_two_containers_writing_at_once_lose_nothing_and_log_every_writ
         assert changes is not None
         assert [c.version for c in changes] == list(range(2, 14))
         assert len({c.memory_id for c in changes}) == 12
-        index, records = service.load_index("u", deps)
+        index, records = index_cache.load_index("u", deps)
         assert len(records) == 13
         assert_same_results(index, fresh_build(deps, "u"), deps)
         # A container whose remembered version is stale still writes (after one re-read).
@@ -309,11 +309,11 @@ def test_a_change_by_another_embedder_takes_the_reembedding_path(
         store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     deps = deps_for(store)
     add(deps, "u", "m1", "Likes tea")
-    service.load_index("u", deps)
+    index_cache.load_index("u", deps)
     other = deps_for(store, HashingEmbedder(32))
     add(other, "u", "m2", "Lives in Lisbon")  # written by a container on another embedder
     loads = Loads(store, monkeypatch)
-    index, records = service.load_index("u", deps)
+    index, records = index_cache.load_index("u", deps)
     assert loads.count == 1  # reloaded, and the foreign vector re-embedded
     assert {r.embedder_id for r in records.values()} == {deps.embedder.id}
     assert {r.embedder_id for r in stored(store, "u")} == {deps.embedder.id}

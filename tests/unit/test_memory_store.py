@@ -3,6 +3,9 @@ cancellation reasons, template loading)."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from voice_agent.memory.models import AddedMemory
+from voice_agent.memory.plan import AddOp, DeleteOp, Plan, UpdateOp
 from voice_agent.memory.store import (
     AddMemory,
     AlreadyApplied,
@@ -184,14 +189,72 @@ def test_set_vectors_skips_changed_text(store):
 
 
 def test_jobs_round_trip_per_user(store):
-    job = JobRecord("j1", "queued", created_at=now_iso())
+    job = JobRecord(job_id="j1", status="queued", created_at=now_iso())
     store.put_job("u1", job)
-    job.status, job.results, job.plan = "done", [{"id": "m", "memory": "x", "event": "ADD"}], {
-        "ops": []}
+    job.status = "done"
+    job.results = [AddedMemory(id="m", memory="x", event="ADD")]
+    job.plan = Plan(plan_id="p1", ops=[AddOp(id="m", text="x")])
     store.put_job("u1", job)
     got = store.get_job("u1", "j1")
-    assert got.status == "done" and got.results[0]["memory"] == "x" and got.plan == {"ops": []}
+    assert got == job and isinstance(got.plan.ops[0], AddOp)
     assert store.get_job("u2", "j1") is None
+
+
+# A job body as the stores wrote it before the plan was a typed model (one op of each kind).
+OLD_JOB_BODY = json.dumps({
+    "job_id": "j-old", "status": "queued", "error": None, "attempts": 1,
+    "created_at": "2026-11-01T10:00:00.000000Z", "updated_at": "2026-11-01T10:00:01.000000Z",
+    "results": [{"id": "m-1", "memory": "Likes tea", "event": "ADD"}],
+    "plan": {"plan_id": "abc123", "llm": "openai:gpt-4.1-mini", "facts": 3, "ops": [
+        {"event": "ADD", "text": "Likes tea", "id": "m-1"},
+        {"event": "UPDATE", "id": "m-2", "text": "Lives in Leeds", "revision": 2,
+         "previous": "Lives in York", "metadata": {"topic": "home"},
+         "created_at": "2026-10-01T09:00:00.000000Z", "hash": "h2"},
+        {"event": "DELETE", "id": "m-3", "text": "Has a cat", "revision": 1,
+         "previous": "Has a cat", "metadata": None,
+         "created_at": "2026-10-02T09:00:00.000000Z", "hash": "h3"},
+    ]},
+})
+
+
+def put_raw_job(store, user: str, job_id: str, body: str) -> None:
+    """Writes a job body as stored bytes, bypassing `JobRecord` (an older writer's item)."""
+    expires = int(time.time()) + 3600
+    if isinstance(store, SqliteMemoryStore):
+        with sqlite3.connect(store.path) as db:
+            db.execute("INSERT INTO jobs (user_id, job_id, body, expires_at) VALUES (?, ?, ?, ?)",
+                       (user, job_id, body, expires))
+    else:  # inside the fixture's mock_aws: the same moto table
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.put_item(TableName=store.table_name, Item={
+            "PK": {"S": f"USER#{user}"}, "SK": {"S": f"JOB#{job_id}"}, "body": {"S": body},
+            "expires_at": {"N": str(expires)}})
+
+
+def test_job_bodies_written_before_the_typed_plan_still_load(store):
+    put_raw_job(store, "u1", "j-old", OLD_JOB_BODY)
+    job = store.get_job("u1", "j-old")
+    add_op, update_op, delete_op = job.plan.ops
+    assert isinstance(add_op, AddOp) and add_op.id == "m-1"
+    assert isinstance(update_op, UpdateOp) and (update_op.revision, update_op.previous,
+                                                update_op.metadata) == (2, "Lives in York",
+                                                                        {"topic": "home"})
+    assert isinstance(delete_op, DeleteOp) and delete_op.hash == "h3"
+    assert job.results == [AddedMemory(id="m-1", memory="Likes tea", event="ADD")]
+    assert (job.attempts, job.plan.llm, job.plan.facts) == (1, "openai:gpt-4.1-mini", 3)
+    # Written back by today's code, it reads the same.
+    store.put_job("u1", job)
+    assert store.get_job("u1", "j-old") == job
+
+
+def test_a_job_body_with_an_unknown_op_does_not_load(store):
+    # Positive control above; here the op kind is not one the worker can apply.
+    body = json.loads(OLD_JOB_BODY)
+    body["plan"]["ops"][0]["event"] = "MERGE"
+    put_raw_job(store, "u1", "j-bad", json.dumps(body))
+    with pytest.raises(StoreUnavailable) as raised:
+        store.get_job("u1", "j-bad")
+    assert not raised.value.retryable
 
 
 def test_text_hash_ignores_case_spacing_and_final_dot():
@@ -253,7 +316,7 @@ def test_dynamodb_items_stay_small_and_partitioned_by_user():
         create_memory_table(client, "layout")
         store = DynamoMemoryStore("layout", client)
         add(store, "sub-1", "m1", "Likes tea", idempotency_key="job:0")
-        store.put_job("sub-1", JobRecord("j1", "queued"))
+        store.put_job("sub-1", JobRecord(job_id="j1", status="queued"))
         items = client.scan(TableName="layout")["Items"]
     keys = sorted(item["SK"]["S"].split("#")[0] for item in items)
     assert keys == ["DONE", "HASH", "HIST", "JOB", "MEM", "META"]
@@ -291,7 +354,7 @@ def test_forget_user_removes_all_of_one_user_and_moves_the_version_on(store):
     for user in ("u1", "u2"):
         add(store, user, "m1", "Likes tea", idempotency_key="job:0")
         add(store, user, "m2", "Likes coffee")
-        store.put_job(user, JobRecord("j1", "done"))
+        store.put_job(user, JobRecord(job_id="j1", status="done"))
     version = store.version("u1")
 
     store.forget_user("u1", budget_s=10)

@@ -15,7 +15,7 @@ import snapshot_restore_py
 import yaml
 
 from voice_agent import http, ratelimit, snapstart
-from voice_agent.memory import embedding, jobs, service
+from voice_agent.memory import embedding, jobs, wiring
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ("authorizer", "session", "memory", "memory_worker", "search")
@@ -92,7 +92,7 @@ def test_after_restore_hook_reseeds_and_drops_connections_and_secrets(
     monkeypatch.setenv("EMBEDDINGS", "hashing")
     embedder = embedding.make_embedder()
     limiter = ratelimit.get_rate_limiter(None)
-    deps = service.memory_deps()
+    deps = wiring.memory_deps()
     jobs._queues["sqs"] = object()  # type: ignore[assignment]
     provider: Any = object()
     parameters_base.DEFAULT_PROVIDERS["secrets"] = provider
@@ -100,7 +100,7 @@ def test_after_restore_hook_reseeds_and_drops_connections_and_secrets(
     assert http.shared_client(5.0) is client
     assert embedding.make_embedder() is embedder
     assert ratelimit.get_rate_limiter(None) is limiter
-    assert service.memory_deps() is deps
+    assert wiring.memory_deps() is deps
 
     # When the runtime restores an environment from the snapshot
     _run_after_restore_hooks()
@@ -111,9 +111,9 @@ def test_after_restore_hook_reseeds_and_drops_connections_and_secrets(
     assert http.shared_client(5.0) is not client
     assert embedding.make_embedder() is not embedder
     assert ratelimit.get_rate_limiter(None) is not limiter
-    assert service.memory_deps() is not deps
+    assert wiring.memory_deps() is not deps
     assert "sqs" not in jobs._queues
     assert "secrets" not in parameters_base.DEFAULT_PROVIDERS
     http.reset_clients()
     ratelimit.reset_rate_limiter()
-    service.reset_memory_deps()
+    wiring.reset_memory_deps()

@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 
 from voice_agent.aws import error_code, is_throttling_code
 from voice_agent.errors import RateLimited, ServiceUnavailable
-from voice_agent.memory import service
+from voice_agent.memory import upstream
 from voice_agent.memory.embedding import EmbeddingUnavailable
 
 
@@ -32,10 +32,10 @@ def test_error_code_of_a_non_client_error_is_empty():
 
 
 def test_embedding_error_flagged_throttled_is_429():
-    with pytest.raises(RateLimited), service._upstream_errors():
+    with pytest.raises(RateLimited), upstream.upstream_errors():
         raise EmbeddingUnavailable("Bedrock refused", retryable=True, throttled=True)
 
 
 def test_embedding_error_whose_message_says_throttled_but_code_did_not_is_503():
-    with pytest.raises(ServiceUnavailable), service._upstream_errors():
+    with pytest.raises(ServiceUnavailable), upstream.upstream_errors():
         raise EmbeddingUnavailable("upstream throttled the socket", retryable=True)

@@ -32,8 +32,8 @@ def after_restore() -> None:
         loaded["voice_agent.http"].reset_clients()
     if "voice_agent.ratelimit" in loaded:
         loaded["voice_agent.ratelimit"].reset_rate_limiter()  # its DynamoDB client
-    if "voice_agent.memory.service" in loaded:
-        loaded["voice_agent.memory.service"].reset_memory_deps()  # store, queue, LLM clients
+    if "voice_agent.memory.wiring" in loaded:
+        loaded["voice_agent.memory.wiring"].reset_memory_deps()  # store, queue, LLM clients
     if "voice_agent.memory.jobs" in loaded:
         loaded["voice_agent.memory.jobs"].reset_job_queues()  # the SQS client
     if "voice_agent.memory.embedding" in loaded:

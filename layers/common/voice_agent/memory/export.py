@@ -17,8 +17,9 @@ from voice_agent.memory.models import (
     ExportResponse,
     HistoryEntry,
 )
-from voice_agent.memory.service import MemoryDeps, upstream_errors
 from voice_agent.memory.store import encode_cursor
+from voice_agent.memory.upstream import upstream_errors
+from voice_agent.memory.wiring import MemoryDeps
 
 __all__ = ["DEFAULT_EXPORT_PAGE", "EXPORT_PAGE_BYTES", "MAX_EXPORT_PAGE", "export_memories",
            "import_request"]

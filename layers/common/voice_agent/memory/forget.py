@@ -14,7 +14,9 @@ so it cannot bring memories back.
 
 from __future__ import annotations
 
-from voice_agent.memory.service import MemoryDeps, drop_index, upstream_errors
+from voice_agent.memory.index_cache import drop_index
+from voice_agent.memory.upstream import upstream_errors
+from voice_agent.memory.wiring import MemoryDeps
 
 __all__ = ["FORGET_BUDGET_S", "forget_memories"]
 

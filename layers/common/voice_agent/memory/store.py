@@ -20,9 +20,13 @@ import json
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
+
+from pydantic import ValidationError
+
+from voice_agent.memory.plan import JobRecord
 
 __all__ = [
     "AddMemory",
@@ -44,11 +48,11 @@ __all__ = [
     "encode_cursor",
     "normalise_text",
     "now_iso",
+    "read_job",
     "text_hash",
 ]
 
 Event = Literal["ADD", "UPDATE", "DELETE"]
-JobStatus = Literal["queued", "done", "failed"]
 
 JOB_TTL_S = 7 * 24 * 3600  # job records and idempotency markers expire after a week
 
@@ -140,32 +144,6 @@ class HistoryRecord:
     previous_memory: str | None = None
 
 
-@dataclass(slots=True)
-class JobRecord:
-    """An asynchronous add (extraction) job.
-
-    Attributes:
-        job_id: Job id returned to the caller.
-        status: queued, done or failed.
-        results: ``[{id, memory, event}]`` once done.
-        error: Why the job failed (safe to show, no message text).
-        plan: The decided changes, saved before applying them so a redelivered message
-            applies the same plan instead of asking the LLM again.
-        created_at: ISO 8601 UTC.
-        updated_at: ISO 8601 UTC.
-        attempts: How many times the worker started this job.
-    """
-
-    job_id: str
-    status: JobStatus
-    results: list[dict[str, Any]] = field(default_factory=list)
-    error: str | None = None
-    plan: dict[str, Any] | None = None
-    created_at: str = ""
-    updated_at: str = ""
-    attempts: int = 0
-
-
 @dataclass(frozen=True, slots=True)
 class AddMemory:
     """Store a new memory (fails with `MemoryLimitReached` at the per-user limit)."""
@@ -236,6 +214,19 @@ class StoreUnavailable(Exception):
         super().__init__(message)
         self.message = message
         self.retryable = retryable
+
+
+def read_job(body: str | bytes) -> JobRecord:
+    """A stored job body as a `JobRecord` (bodies of older writers load too).
+
+    Raises:
+        StoreUnavailable: The body is not a job record this code can read (not retryable).
+    """
+    try:
+        return JobRecord.from_json(body)
+    except ValidationError as error:
+        raise StoreUnavailable(f"unreadable job record: {error.error_count()} errors",
+                               retryable=False) from error
 
 
 class MemoryLimitReached(Exception):

@@ -26,7 +26,6 @@ version race re-reads ``META`` and tries again.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Iterator, Sequence
@@ -52,6 +51,7 @@ from voice_agent.memory.store import (
     VectorUpdate,
     decode_cursor,
     encode_cursor,
+    read_job,
 )
 from voice_agent.memory.store_dynamodb_items import (
     _history_item,
@@ -350,7 +350,7 @@ class DynamoMemoryStore:
         ).get("Item")
         if not item or int(item["expires_at"]["N"]) <= time.time():
             return None
-        return JobRecord(**json.loads(item["body"]["S"]))
+        return read_job(item["body"]["S"])
 
     # --- writes --------------------------------------------------------------------------
 
@@ -617,11 +617,7 @@ class DynamoMemoryStore:
 
     def put_job(self, user_id: str, job: JobRecord) -> None:
         """See `MemoryStore.put_job`."""
-        body = json.dumps({
-            "job_id": job.job_id, "status": job.status, "results": job.results,
-            "error": job.error, "plan": job.plan, "created_at": job.created_at,
-            "updated_at": job.updated_at, "attempts": job.attempts,
-        }, ensure_ascii=False)
+        body = job.to_json()
         self._call("put_item", Item={
             "PK": _pk(user_id), "SK": _s(f"JOB#{job.job_id}"), "body": _s(body),
             "expires_at": _n(int(time.time()) + JOB_TTL_S),

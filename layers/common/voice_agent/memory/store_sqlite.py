@@ -37,6 +37,7 @@ from voice_agent.memory.store import (
     VectorUpdate,
     decode_cursor,
     encode_cursor,
+    read_job,
 )
 from voice_agent.memory.store_sqlite_schema import SCHEMA, connect
 
@@ -209,7 +210,7 @@ class SqliteMemoryStore:
             "SELECT body FROM jobs WHERE user_id = ? AND job_id = ? AND expires_at > ?",
             (user_id, job_id, int(time.time())),
         ).fetchone()
-        return JobRecord(**json.loads(row[0])) if row else None
+        return read_job(row[0]) if row else None
 
     # --- writes --------------------------------------------------------------------------
 
@@ -322,11 +323,7 @@ class SqliteMemoryStore:
 
     def put_job(self, user_id: str, job: JobRecord) -> None:
         """See `MemoryStore.put_job`."""
-        body = json.dumps({
-            "job_id": job.job_id, "status": job.status, "results": job.results,
-            "error": job.error, "plan": job.plan, "created_at": job.created_at,
-            "updated_at": job.updated_at, "attempts": job.attempts,
-        })
+        body = job.to_json()
         with self._write() as db:
             db.execute(
                 "INSERT INTO jobs (user_id, job_id, body, expires_at) VALUES (?, ?, ?, ?) "

@@ -36,22 +36,11 @@ def budget_s() -> float:
 
 def load_profile(user_id: str) -> str | None:
     """The user's key facts as short lines, or None when nothing is known."""
-    from voice_agent.memory.ranking import CONTENT_WEIGHTS
-    from voice_agent.memory.service import load_index, memory_deps
+    from voice_agent.memory.use_cases import key_facts
+    from voice_agent.memory.wiring import memory_deps
 
-    deps = memory_deps()
-    index, records = load_index(user_id, deps)
-    if not records:
-        return None
-    hits = index.search(PROFILE_QUERY, None, deps.embedder.id, MAX_FACTS,
-                        weights=CONTENT_WEIGHTS)
-    facts = [records[memory_id].text for memory_id, _ in hits if memory_id in records]
-    if not facts:
-        # Nothing matched the probe: the newest facts are the next best thing.
-        newest = sorted(records.values(), key=lambda r: r.updated_at, reverse=True)
-        facts = [r.text for r in newest[:MAX_FACTS]]
     lines, size = [], 0
-    for fact in facts:
+    for fact in key_facts(user_id, PROFILE_QUERY, MAX_FACTS, memory_deps()):
         line = f"- {fact.strip()}"
         if size + len(line) > MAX_PROFILE_CHARS:
             break
