@@ -125,7 +125,7 @@ def test_every_function_is_python313_arm64_on_the_common_layer(raw: dict[str, An
     assert props["ContentUri"] == "layers/common/"
     assert props["CompatibleRuntimes"] == ["python3.13"]
     assert props["CompatibleArchitectures"] == ["arm64"]
-    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
 
 
 def test_functions_set_memory_timeout_tracing_alias_and_log_retention(
