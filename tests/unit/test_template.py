@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.tools.layer_tree import assert_is_the_lambda_layer
 from voice_agent.settings import Settings
 from voice_agent_cli.handlers import load_handler
 from voice_agent_cli.template import (
@@ -125,7 +126,7 @@ def test_every_function_is_python313_arm64_on_the_common_layer(raw: dict[str, An
     assert props["ContentUri"] == "layers/common/"
     assert props["CompatibleRuntimes"] == ["python3.13"]
     assert props["CompatibleArchitectures"] == ["arm64"]
-    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
 
 
 def test_functions_set_memory_timeout_tracing_alias_and_log_retention(
@@ -392,6 +393,9 @@ def test_sam_build_builds_every_function_and_the_layer(tmp_path: Path) -> None:
         assert (build / logical_id / "app.py").is_file(), logical_id
     layer = build / "CommonLayer" / "python"
     assert (layer / "voice_agent" / "api.py").is_file()
+    # The layer's Makefile ran: the package without the local-only modules, nor the build files.
+    assert_is_the_lambda_layer(layer)
+    assert not (layer / "Makefile").exists() and not (layer / "requirements.txt").exists()
     # arm64 wheels for python3.13, not the build machine's.
     (core,) = (layer / "pydantic_core").glob("_pydantic_core.*.so")
     assert "cpython-313-aarch64" in core.name

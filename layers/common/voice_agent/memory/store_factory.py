@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from voice_agent.errors import ConfigError
+from voice_agent.local_only import local_only_import
 from voice_agent.memory.store import MemoryStore
 from voice_agent.settings import get_settings
 
@@ -22,7 +23,8 @@ def make_store() -> MemoryStore:
     ``<VOICE_AGENT_DATA_DIR>/memory.sqlite3``.
 
     Raises:
-        ConfigError: Neither ``MEMORY_TABLE`` nor ``VOICE_AGENT_DATA_DIR`` is set.
+        ConfigError: Neither ``MEMORY_TABLE`` nor ``VOICE_AGENT_DATA_DIR`` is set, or only the
+            latter is and the SQLite store is not installed (the Lambda layer leaves it out).
     """
     settings = get_settings()
     if settings.memory_table:
@@ -30,7 +32,9 @@ def make_store() -> MemoryStore:
 
         return DynamoMemoryStore(settings.memory_table)
     if settings.local_data_dir:
-        from voice_agent.memory.store_sqlite import SqliteMemoryStore
+        with local_only_import("the SQLite memory store (MEMORY_TABLE unset)",
+                               "set MEMORY_TABLE to the DynamoDB table"):
+            from voice_agent.memory.store_sqlite import SqliteMemoryStore
 
         return SqliteMemoryStore(os.path.join(settings.local_data_dir, "memory.sqlite3"))
     raise ConfigError(

@@ -9,7 +9,8 @@ onnxruntime, the local runner's default) and `hashing` (tests and fallbacks). Th
 imports none of them up front: a Lambda function that embeds through Bedrock never loads
 onnxruntime, the tokenizer or the graph builder, and one that does not embed at all loads
 neither numpy nor boto3 from here. The names below are still importable from this package;
-each loads its module on first access.
+each loads its module on first access. `local` and `hashing` are not in the Lambda layer
+(`voice_agent.local_only`): choosing one there is a `ConfigError`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
+from voice_agent.local_only import local_only_import
 from voice_agent.memory.embedding.base import Embedder, EmbeddingUnavailable, normalise_rows
 
 if TYPE_CHECKING:
@@ -63,7 +65,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY_EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    with local_only_import(name, "use BedrockTitanEmbedder"):
+        return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 
 _EMBEDDER_KINDS = ("local", "bedrock", "hashing")
@@ -94,11 +97,15 @@ def _dimensions_from_env() -> int:
 
 def _build(kind: str, model_id: str | None, dimensions: int | None) -> Embedder:
     if kind == "local":
-        from voice_agent.memory.embedding.local import LocalMiniLMEmbedder
+        with local_only_import("the bundled MiniLM embedder (EMBEDDINGS=local)",
+                               "set EMBEDDINGS=bedrock"):
+            from voice_agent.memory.embedding.local import LocalMiniLMEmbedder
 
         return LocalMiniLMEmbedder()
     if kind == "hashing":
-        from voice_agent.memory.embedding.hashing import HashingEmbedder
+        with local_only_import("the hashing embedder (EMBEDDINGS=hashing)",
+                               "set EMBEDDINGS=bedrock"):
+            from voice_agent.memory.embedding.hashing import HashingEmbedder
 
         return HashingEmbedder()
     from voice_agent.memory.embedding.bedrock import BedrockTitanEmbedder
@@ -123,6 +130,8 @@ def make_embedder(kind: str | None = None) -> Embedder:
 
     Raises:
         ValueError: Unknown kind or unsupported dimensions.
+        ConfigError: ``local`` or ``hashing`` where its module is not installed (the Lambda
+            layer leaves both out).
     """
     if kind is None:
         default = "bedrock" if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else "local"
