@@ -54,13 +54,18 @@ from voice_agent.memory.store import (
     encode_cursor,
 )
 from voice_agent.memory.store_dynamodb_items import (
-    _history_item,
-    _memory_item,
-    _memory_record,
-    _n,
-    _pk,
-    _s,
-    _unavailable,
+    from_item,
+    hash_guard,
+    hash_release,
+    history_item,
+    history_record,
+    item_key,
+    memory_item,
+    memory_record,
+    pk,
+    to_attribute,
+    to_item,
+    unavailable,
 )
 
 __all__ = [
@@ -119,14 +124,14 @@ class DynamoMemoryStore:
         try:
             return getattr(self._client, operation)(TableName=self.table_name, **kwargs)
         except (ClientError, BotoCoreError) as error:
-            raise _unavailable(error) from error
+            raise unavailable(error) from error
 
     def _query(self, user_id: str, prefix: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """All items of the user whose SK starts with ``prefix`` ("": every item), following
         pagination."""
         start: dict[str, Any] | None = None
         condition = "PK = :pk AND begins_with(SK, :prefix)" if prefix else "PK = :pk"
-        values = {":pk": _pk(user_id), **({":prefix": _s(prefix)} if prefix else {})}
+        values = to_item({":pk": f"USER#{user_id}", ":prefix": prefix or None})
         while True:
             extra = {"ExclusiveStartKey": start} if start else {}
             page = self._call(
@@ -148,7 +153,7 @@ class DynamoMemoryStore:
                 return []
             except ClientError as error:
                 if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                    raise _unavailable(error) from error
+                    raise unavailable(error) from error
                 reasons = [r.get("Code", "None") for r in
                            error.response.get("CancellationReasons", [])]
                 if "ConditionalCheckFailed" in reasons or not reasons:
@@ -158,7 +163,7 @@ class DynamoMemoryStore:
                 # TransactionConflict / throttling: another write of this user is in flight.
                 time.sleep(random.uniform(0, 0.02 * 2**attempt))
             except BotoCoreError as error:
-                raise _unavailable(error) from error
+                raise unavailable(error) from error
         raise AssertionError("unreachable")
 
     def _meta_update(self, user_id: str, count_delta: int, expected_version: int,
@@ -167,26 +172,26 @@ class DynamoMemoryStore:
         """Takes META from ``expected_version`` to the next version and logs the write."""
         version = expected_version + 1
         values: dict[str, Any] = {
-            ":zero": _n(0), ":delta": _n(count_delta), ":version": _n(version),
-            ":entry": _s(f"{version}:{_OPS[event]}:{memory_id}"),
+            ":zero": 0, ":delta": count_delta, ":version": version,
+            ":entry": f"{version}:{_OPS[event]}:{memory_id}",
         }
         if expected_version:
             condition = "version = :expected"
-            values[":expected"] = _n(expected_version)
+            values[":expected"] = expected_version
         else:
             condition = "attribute_not_exists(version)"
         if max_memories is not None:
             condition = f"({condition}) AND (attribute_not_exists(#count) OR #count < :max)"
-            values[":max"] = _n(max_memories)
+            values[":max"] = max_memories
         return {"Update": {
             "TableName": self.table_name,
-            "Key": {"PK": _pk(user_id), "SK": _s("META")},
+            "Key": item_key(user_id, "META"),
             "UpdateExpression": "SET version = :version, "
                                 "#count = if_not_exists(#count, :zero) + :delta, #slot = :entry",
             "ConditionExpression": condition,
             "ExpressionAttributeNames": {"#count": "count",
                                          "#slot": f"L{version % LOG_SLOTS}"},
-            "ExpressionAttributeValues": values,
+            "ExpressionAttributeValues": to_item(values),
         }}
 
     def _expected_version(self, user_id: str) -> int:
@@ -200,9 +205,9 @@ class DynamoMemoryStore:
 
     def _meta(self, user_id: str) -> dict[str, Any]:
         item: dict[str, Any] = self._call(
-            "get_item", Key={"PK": _pk(user_id), "SK": _s("META")}, ConsistentRead=True,
+            "get_item", Key=item_key(user_id, "META"), ConsistentRead=True,
         ).get("Item") or {}
-        self._remember_version(user_id, int(item["version"]["N"]) if "version" in item else 0)
+        self._remember_version(user_id, self._meta_version(item))
         return item
 
     def _lost_version_race(self, user_id: str, expected: int, attempt: int) -> bool:
@@ -219,17 +224,17 @@ class DynamoMemoryStore:
 
     @staticmethod
     def _meta_version(item: dict[str, Any]) -> int:
-        return int(item["version"]["N"]) if "version" in item else 0
+        return int(from_item(item).get("version", 0))
 
     # --- reads ---------------------------------------------------------------------------
 
     def version(self, user_id: str) -> int:
         """See `MemoryStore.version` (a strongly consistent read of ``META``)."""
         item = self._call(
-            "get_item", Key={"PK": _pk(user_id), "SK": _s("META")},
+            "get_item", Key=item_key(user_id, "META"),
             ProjectionExpression="version", ConsistentRead=True,
-        ).get("Item")
-        version = int(item["version"]["N"]) if item and "version" in item else 0
+        ).get("Item") or {}
+        version = self._meta_version(item)
         self._remember_version(user_id, version)
         return version
 
@@ -241,9 +246,10 @@ class DynamoMemoryStore:
             return []
         if current < version or current - version > LOG_SLOTS:
             return None
+        values = from_item(item)
         changes = []
         for number in range(version + 1, current + 1):
-            entry = item.get(f"L{number % LOG_SLOTS}", {}).get("S", "")
+            entry = str(values.get(f"L{number % LOG_SLOTS}", ""))
             logged, _, rest = entry.partition(":")
             op, _, memory_id = rest.partition(":")
             if logged != str(number) or op not in _EVENTS or not memory_id:
@@ -257,16 +263,16 @@ class DynamoMemoryStore:
             user_id, "MEM#", ProjectionExpression=_MEMORY_PROJECTION,
             ExpressionAttributeNames=_MEMORY_NAMES, ConsistentRead=True,
         )
-        return [_memory_record(item) for item in items]
+        return [memory_record(item) for item in items]
 
     def get_memory(self, user_id: str, memory_id: str) -> MemoryRecord | None:
         """See `MemoryStore.get_memory`."""
         item = self._call(
-            "get_item", Key={"PK": _pk(user_id), "SK": _s(f"MEM#{memory_id}")},
+            "get_item", Key=item_key(user_id, f"MEM#{memory_id}"),
             ProjectionExpression=_MEMORY_PROJECTION, ExpressionAttributeNames=_MEMORY_NAMES,
             ConsistentRead=True,
         ).get("Item")
-        return _memory_record(item) if item else None
+        return memory_record(item) if item else None
 
     def list_memories(
         self, user_id: str, limit: int, cursor: str | None
@@ -276,13 +282,13 @@ class DynamoMemoryStore:
         if cursor:
             after = decode_cursor(cursor)
             # The cursor only names a memory id; the partition is always the caller's.
-            extra["ExclusiveStartKey"] = {"PK": _pk(user_id), "SK": _s(f"MEM#{after}")}
+            extra["ExclusiveStartKey"] = item_key(user_id, f"MEM#{after}")
         records: list[MemoryRecord] = []
         # One more than asked tells whether a next page exists without an empty last page.
         for item in self._query(user_id, "MEM#", ProjectionExpression=_MEMORY_PROJECTION,
                                 ExpressionAttributeNames=_MEMORY_NAMES, Limit=limit + 1,
                                 **extra):
-            records.append(_memory_record(item))
+            records.append(memory_record(item))
             if len(records) > limit:
                 break
         next_cursor = encode_cursor(records[limit - 1].id) if len(records) > limit else None
@@ -291,22 +297,16 @@ class DynamoMemoryStore:
     def count_memories(self, user_id: str) -> int:
         """See `MemoryStore.count_memories` (kept in ``META.count``)."""
         item = self._call(
-            "get_item", Key={"PK": _pk(user_id), "SK": _s("META")},
+            "get_item", Key=item_key(user_id, "META"),
             ProjectionExpression="#count", ExpressionAttributeNames={"#count": "count"},
             ConsistentRead=True,
-        ).get("Item")
-        return int(item["count"]["N"]) if item and "count" in item else 0
+        ).get("Item") or {}
+        return int(from_item(item).get("count", 0))
 
     def history(self, user_id: str, memory_id: str) -> list[HistoryRecord]:
         """See `MemoryStore.history` (SK order is time order)."""
         items = self._query(user_id, f"HIST#{memory_id}#", ConsistentRead=True)
-        return [
-            HistoryRecord(
-                memory_id=memory_id, memory=item["memory"]["S"], event=item["event"]["S"],
-                at=item["at"]["S"], previous_memory=item["prev"]["S"] if "prev" in item else None,
-            )
-            for item in items
-        ]
+        return [history_record(item, memory_id) for item in items]
 
     def histories(self, user_id: str,
                   memory_ids: Sequence[str]) -> dict[str, list[HistoryRecord]]:
@@ -327,17 +327,15 @@ class DynamoMemoryStore:
                 "query",
                 # "$" sorts right after "#": the upper bound closes every key of the last id.
                 KeyConditionExpression="PK = :pk AND SK BETWEEN :low AND :high",
-                ExpressionAttributeValues={":pk": _pk(user_id), ":low": _s(f"HIST#{low}#"),
-                                           ":high": _s(f"HIST#{high}$")},
+                ExpressionAttributeValues=to_item({":pk": f"USER#{user_id}",
+                                                   ":low": f"HIST#{low}#",
+                                                   ":high": f"HIST#{high}$"}),
                 ConsistentRead=True, **extra,
             )
             for item in page.get("Items", []):
-                memory_id = item["SK"]["S"][len("HIST#"):].split("#", 1)[0]
+                memory_id = from_item(item)["SK"][len("HIST#"):].split("#", 1)[0]
                 if memory_id in wanted:
-                    found.setdefault(memory_id, []).append(HistoryRecord(
-                        memory_id=memory_id, memory=item["memory"]["S"],
-                        event=item["event"]["S"], at=item["at"]["S"],
-                        previous_memory=item["prev"]["S"] if "prev" in item else None))
+                    found.setdefault(memory_id, []).append(history_record(item, memory_id))
             start = page.get("LastEvaluatedKey")
             if not start:
                 return found
@@ -345,7 +343,7 @@ class DynamoMemoryStore:
     def get_job(self, user_id: str, job_id: str) -> JobRecord | None:
         """See `MemoryStore.get_job`; expired records count as gone (TTL deletes lazily)."""
         item = self._call(
-            "get_item", Key={"PK": _pk(user_id), "SK": _s(f"JOB#{job_id}")},
+            "get_item", Key={"PK": pk(user_id), "SK": to_attribute(f"JOB#{job_id}")},
             ConsistentRead=True,
         ).get("Item")
         if not item or int(item["expires_at"]["N"]) <= time.time():
@@ -354,28 +352,10 @@ class DynamoMemoryStore:
 
     # --- writes --------------------------------------------------------------------------
 
-    def _hash_guard(self, user_id: str, hash_: str, memory_id: str) -> dict[str, Any]:
-        """Claims a text hash for a memory: fails if another memory of the user holds it."""
-        return {"Put": {
-            "TableName": self.table_name,
-            "Item": {"PK": _pk(user_id), "SK": _s(f"HASH#{hash_}"), "mem": _s(memory_id)},
-            "ConditionExpression": "attribute_not_exists(PK) OR mem = :self",
-            "ExpressionAttributeValues": {":self": _s(memory_id)},
-        }}
-
-    def _hash_release(self, user_id: str, hash_: str, memory_id: str) -> dict[str, Any]:
-        """Frees a text hash, but only if it is (still) this memory's."""
-        return {"Delete": {
-            "TableName": self.table_name,
-            "Key": {"PK": _pk(user_id), "SK": _s(f"HASH#{hash_}")},
-            "ConditionExpression": "attribute_not_exists(PK) OR mem = :self",
-            "ExpressionAttributeValues": {":self": _s(memory_id)},
-        }}
-
     def _hash_owner(self, user_id: str, hash_: str) -> str:
-        item = self._call("get_item", Key={"PK": _pk(user_id), "SK": _s(f"HASH#{hash_}")},
+        item = self._call("get_item", Key=item_key(user_id, f"HASH#{hash_}"),
                           ConsistentRead=True).get("Item")
-        return item["mem"]["S"] if item else ""
+        return str(from_item(item)["mem"]) if item else ""
 
     def apply(
         self, user_id: str, change: Change, *, max_memories: int,
@@ -403,43 +383,43 @@ class DynamoMemoryStore:
             r = change.record
             new_hash = r.hash
             items.append(("memory", {"Put": {
-                "TableName": table, "Item": _memory_item(user_id, r),
+                "TableName": table, "Item": memory_item(user_id, r),
                 "ConditionExpression": "attribute_not_exists(PK)",
             }}))
             items.append(("limit", self._meta_update(user_id, +1, expected, "ADD", r.id,
                                                      max_memories)))
-            items.append(("hash", self._hash_guard(user_id, r.hash, r.id)))
+            items.append(("hash", hash_guard(table, user_id, r.hash, r.id)))
         elif isinstance(change, UpdateMemory):
             r = change.record
             items.append(("memory", {"Put": {
-                "TableName": table, "Item": _memory_item(user_id, r),
+                "TableName": table, "Item": memory_item(user_id, r),
                 "ConditionExpression": "rev = :rev",
-                "ExpressionAttributeValues": {":rev": _n(change.expected_revision)},
+                "ExpressionAttributeValues": to_item({":rev": change.expected_revision}),
             }}))
             items.append(("meta", self._meta_update(user_id, 0, expected, "UPDATE", r.id)))
             if r.hash != change.previous_hash:
                 new_hash = r.hash
-                items.append(("hash", self._hash_guard(user_id, r.hash, r.id)))
+                items.append(("hash", hash_guard(table, user_id, r.hash, r.id)))
                 items.append(("release",
-                              self._hash_release(user_id, change.previous_hash, r.id)))
+                              hash_release(table, user_id, change.previous_hash, r.id)))
         elif isinstance(change, RemoveMemory):
             items.append(("memory", {"Delete": {
                 "TableName": table,
-                "Key": {"PK": _pk(user_id), "SK": _s(f"MEM#{change.memory_id}")},
+                "Key": item_key(user_id, f"MEM#{change.memory_id}"),
                 "ConditionExpression": "rev = :rev",
-                "ExpressionAttributeValues": {":rev": _n(change.expected_revision)},
+                "ExpressionAttributeValues": to_item({":rev": change.expected_revision}),
             }}))
             items.append(("meta", self._meta_update(user_id, -1, expected, "DELETE",
                                                     change.memory_id)))
             items.append(("release",
-                          self._hash_release(user_id, change.hash, change.memory_id)))
+                          hash_release(table, user_id, change.hash, change.memory_id)))
         items.append(("history", {"Put": {"TableName": table,
-                                          "Item": _history_item(user_id, change.history)}}))
+                                          "Item": history_item(user_id, change.history)}}))
         if idempotency_key is not None:
             items.append(("done", {"Put": {
                 "TableName": table,
-                "Item": {"PK": _pk(user_id), "SK": _s(f"DONE#{idempotency_key}"),
-                         "expires_at": _n(int(time.time()) + JOB_TTL_S)},
+                "Item": to_item({"PK": f"USER#{user_id}", "SK": f"DONE#{idempotency_key}",
+                                 "expires_at": int(time.time()) + JOB_TTL_S}),
                 "ConditionExpression": "attribute_not_exists(PK)",
             }}))
         reasons = self._transact([item for _, item in items])
@@ -480,17 +460,17 @@ class DynamoMemoryStore:
             try:
                 self._client.update_item(
                     TableName=self.table_name,
-                    Key={"PK": _pk(user_id), "SK": _s(f"MEM#{u.memory_id}")},
+                    Key=item_key(user_id, f"MEM#{u.memory_id}"),
                     UpdateExpression="SET vec = :vec, emb = :emb, dims = :dims",
                     ConditionExpression="#hash = :hash",
                     ExpressionAttributeNames={"#hash": "hash"},
-                    ExpressionAttributeValues={":vec": {"B": u.vector}, ":emb": _s(u.embedder_id),
-                                               ":dims": _n(u.dims), ":hash": _s(u.hash)},
+                    ExpressionAttributeValues=to_item({":vec": u.vector, ":emb": u.embedder_id,
+                                                       ":dims": u.dims, ":hash": u.hash}),
                 )
             except ClientError as error:
                 code = error.response.get("Error", {}).get("Code")
                 if code != "ConditionalCheckFailedException":
-                    raise _unavailable(error) from error
+                    raise unavailable(error) from error
 
     def delete_memory(self, user_id: str, memory_id: str) -> bool:
         """See `MemoryStore.delete_memory`.
@@ -498,7 +478,7 @@ class DynamoMemoryStore:
         History goes first and the memory last: if the call is cut in between, the memory is
         still there and deleting again finishes the job (never an orphaned memory).
         """
-        keys = [{"PK": _pk(user_id), "SK": item["SK"]}
+        keys = [{"PK": pk(user_id), "SK": item["SK"]}
                 for item in self._query(user_id, f"HIST#{memory_id}#",
                                         ProjectionExpression="SK")]
         memory = self.get_memory(user_id, memory_id)
@@ -513,11 +493,11 @@ class DynamoMemoryStore:
             reasons = self._transact([
                 # Conditional on the revision read, so the hash released is the current one.
                 {"Delete": {"TableName": self.table_name,
-                            "Key": {"PK": _pk(user_id), "SK": _s(f"MEM#{memory_id}")},
+                            "Key": item_key(user_id, f"MEM#{memory_id}"),
                             "ConditionExpression": "rev = :rev",
-                            "ExpressionAttributeValues": {":rev": _n(memory.revision)}}},
+                            "ExpressionAttributeValues": to_item({":rev": memory.revision})}},
                 self._meta_update(user_id, -1, expected, "DELETE", memory_id),
-                self._hash_release(user_id, memory.hash, memory_id),
+                hash_release(self.table_name, user_id, memory.hash, memory_id),
             ])
             if not reasons:
                 self._remember_version(user_id, expected + 1)
@@ -546,7 +526,7 @@ class DynamoMemoryStore:
             try:
                 response = self._client.batch_write_item(RequestItems=pending)
             except (ClientError, BotoCoreError) as error:
-                raise _unavailable(error) from error
+                raise unavailable(error) from error
             pending = response.get("UnprocessedItems") or {}
             if not pending or (deadline is not None and time.monotonic() > deadline):
                 break
@@ -566,10 +546,10 @@ class DynamoMemoryStore:
         deadline = time.monotonic() + budget_s
         for _round in range(_FORGET_ROUNDS):
             version = self.version(user_id)
-            keys = [{"PK": _pk(user_id), "SK": item["SK"]}
+            keys = [{"PK": pk(user_id), "SK": item["SK"]}
                     for item in self._query(user_id, "", ProjectionExpression="SK",
                                             ConsistentRead=True)
-                    if item["SK"]["S"].startswith(_FORGOTTEN_PREFIXES)]
+                    if from_item(item)["SK"].startswith(_FORGOTTEN_PREFIXES)]
             batches = [keys[i:i + _BATCH_ITEMS] for i in range(0, len(keys), _BATCH_ITEMS)]
             with ThreadPoolExecutor(max_workers=_FORGET_THREADS) as pool:
                 futures = [pool.submit(self._delete_within, batch, deadline)
@@ -599,19 +579,19 @@ class DynamoMemoryStore:
         slots = ", ".join(f"L{n}" for n in range(LOG_SLOTS))
         try:
             self._client.update_item(
-                TableName=self.table_name, Key={"PK": _pk(user_id), "SK": _s("META")},
+                TableName=self.table_name, Key=item_key(user_id, "META"),
                 UpdateExpression=f"SET version = :next, #count = :zero REMOVE {slots}",
                 ConditionExpression="version = :version",
                 ExpressionAttributeNames={"#count": "count"},
-                ExpressionAttributeValues={":next": _n(version + 1), ":zero": _n(0),
-                                           ":version": _n(version)},
+                ExpressionAttributeValues=to_item({":next": version + 1, ":zero": 0,
+                                                   ":version": version}),
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
-            raise _unavailable(error) from error
+            raise unavailable(error) from error
         except BotoCoreError as error:
-            raise _unavailable(error) from error
+            raise unavailable(error) from error
         self._remember_version(user_id, version + 1)
         return True
 
@@ -623,6 +603,6 @@ class DynamoMemoryStore:
             "updated_at": job.updated_at, "attempts": job.attempts,
         }, ensure_ascii=False)
         self._call("put_item", Item={
-            "PK": _pk(user_id), "SK": _s(f"JOB#{job.job_id}"), "body": _s(body),
-            "expires_at": _n(int(time.time()) + JOB_TTL_S),
+            "PK": pk(user_id), "SK": to_attribute(f"JOB#{job.job_id}"),
+            "body": to_attribute(body), "expires_at": to_attribute(int(time.time()) + JOB_TTL_S),
         })
