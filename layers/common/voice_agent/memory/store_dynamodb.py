@@ -521,6 +521,10 @@ class DynamoMemoryStore:
         """One BatchWriteItem of at most 25 deletes, retrying its unprocessed items."""
         from botocore.exceptions import BotoCoreError, ClientError
 
+        # Not boto3's batch_writer: it resends unprocessed items until none are left, with no
+        # pause, no attempt limit and no deadline, so a throttled table would hold a forget
+        # past its budget (and the request past the API's 15 s) instead of failing retryable.
+
         pending = {self.table_name: [{"DeleteRequest": {"Key": key}} for key in keys]}
         for attempt in range(_BATCH_ATTEMPTS):
             try:
