@@ -31,6 +31,7 @@ import random
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from voice_agent.aws import REQUEST_CALL, aws_client
@@ -98,6 +99,28 @@ def make_dynamodb_client(region: str | None = None) -> Any:
     # Worst case of one call ≈ 2 × (1 + 3) s + backoff; failures such as refused connections,
     # 5xx and throttling answer at once, so a request stays well inside the API's 15 s.
     return aws_client("dynamodb", REQUEST_CALL, region=region, max_pool_connections=32)
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One try of `DynamoMemoryStore.apply`: the change and the version it conditions on."""
+
+    user_id: str
+    change: Change
+    max_memories: int
+    idempotency_key: str | None
+    expected: int  # the user's version the write expects (it writes the next one)
+    number: int  # 0 for the first try
+
+    @property
+    def new_hash(self) -> str | None:
+        """The text hash the change claims, or None if it claims none (a delete, or an update
+        that keeps its text)."""
+        change = self.change
+        if isinstance(change, AddMemory) or (
+                isinstance(change, UpdateMemory) and change.record.hash != change.previous_hash):
+            return change.record.hash
+        return None
 
 
 class DynamoMemoryStore:
@@ -362,32 +385,29 @@ class DynamoMemoryStore:
         idempotency_key: str | None = None,
     ) -> None:
         """See `MemoryStore.apply`."""
-        for attempt in range(_VERSION_ATTEMPTS):
-            expected = self._expected_version(user_id)
-            if self._apply_once(user_id, change, expected, max_memories, idempotency_key,
-                                attempt):
-                self._remember_version(user_id, expected + 1)
+        for number in range(_VERSION_ATTEMPTS):
+            attempt = _Attempt(user_id, change, max_memories, idempotency_key,
+                               self._expected_version(user_id), number)
+            if self._apply_once(attempt):
+                self._remember_version(user_id, attempt.expected + 1)
                 return
         raise AssertionError("unreachable")
 
-    def _apply_once(
-        self, user_id: str, change: Change, expected: int, max_memories: int,
-        idempotency_key: str | None, attempt: int,
-    ) -> bool:
-        """One attempt at the version after ``expected``; False if another write took it."""
-        table = self.table_name
+    def _apply_once(self, attempt: _Attempt) -> bool:
+        """One attempt at the version after ``attempt.expected``; False if another write
+        took it."""
+        table, user_id, change, expected = (self.table_name, attempt.user_id, attempt.change,
+                                            attempt.expected)
         # (role, transaction item); the role of a failed condition names the exception.
         items: list[tuple[str, dict[str, Any]]] = []
-        new_hash: str | None = None
         if isinstance(change, AddMemory):
             r = change.record
-            new_hash = r.hash
             items.append(("memory", {"Put": {
                 "TableName": table, "Item": memory_item(user_id, r),
                 "ConditionExpression": "attribute_not_exists(PK)",
             }}))
             items.append(("limit", self._meta_update(user_id, +1, expected, "ADD", r.id,
-                                                     max_memories)))
+                                                     attempt.max_memories)))
             items.append(("hash", hash_guard(table, user_id, r.hash, r.id)))
         elif isinstance(change, UpdateMemory):
             r = change.record
@@ -397,8 +417,7 @@ class DynamoMemoryStore:
                 "ExpressionAttributeValues": to_item({":rev": change.expected_revision}),
             }}))
             items.append(("meta", self._meta_update(user_id, 0, expected, "UPDATE", r.id)))
-            if r.hash != change.previous_hash:
-                new_hash = r.hash
+            if attempt.new_hash is not None:
                 items.append(("hash", hash_guard(table, user_id, r.hash, r.id)))
                 items.append(("release",
                               hash_release(table, user_id, change.previous_hash, r.id)))
@@ -415,10 +434,11 @@ class DynamoMemoryStore:
                           hash_release(table, user_id, change.hash, change.memory_id)))
         items.append(("history", {"Put": {"TableName": table,
                                           "Item": history_item(user_id, change.history)}}))
-        if idempotency_key is not None:
+        if attempt.idempotency_key is not None:
             items.append(("done", {"Put": {
                 "TableName": table,
-                "Item": to_item({"PK": f"USER#{user_id}", "SK": f"DONE#{idempotency_key}",
+                "Item": to_item({"PK": f"USER#{user_id}",
+                                 "SK": f"DONE#{attempt.idempotency_key}",
                                  "expires_at": int(time.time()) + JOB_TTL_S}),
                 "ConditionExpression": "attribute_not_exists(PK)",
             }}))
@@ -427,29 +447,25 @@ class DynamoMemoryStore:
             return True
         failed = {role for (role, _), code in zip(items, reasons, strict=False)
                   if code == "ConditionalCheckFailed"}
-        return self._cancelled(user_id, change, expected, max_memories, idempotency_key,
-                               attempt, new_hash, failed, reasons)
+        return self._cancelled(attempt, failed, reasons)
 
-    def _cancelled(
-        self, user_id: str, change: Change, expected: int, max_memories: int,
-        idempotency_key: str | None, attempt: int, new_hash: str | None, failed: set[str],
-        reasons: list[str],
-    ) -> bool:
+    def _cancelled(self, attempt: _Attempt, failed: set[str], reasons: list[str]) -> bool:
         """Names a cancelled transaction by the roles whose condition failed; False to retry."""
+        change = attempt.change
         if "done" in failed:
-            raise AlreadyApplied(idempotency_key or "")
+            raise AlreadyApplied(attempt.idempotency_key or "")
         if "memory" in failed or "release" in failed:
             if isinstance(change, AddMemory):
                 raise AlreadyApplied(change.record.id)
             memory_id = change.memory_id if isinstance(change, RemoveMemory) else change.record.id
             raise StaleMemory(memory_id)
-        if "hash" in failed and new_hash is not None:
-            raise DuplicateMemory(self._hash_owner(user_id, new_hash))
+        if "hash" in failed and attempt.new_hash is not None:
+            raise DuplicateMemory(self._hash_owner(attempt.user_id, attempt.new_hash))
         if failed & {"meta", "limit"}:
-            if self._lost_version_race(user_id, expected, attempt):
+            if self._lost_version_race(attempt.user_id, attempt.expected, attempt.number):
                 return False
             if "limit" in failed:
-                raise MemoryLimitReached(f"at most {max_memories} memories per user")
+                raise MemoryLimitReached(f"at most {attempt.max_memories} memories per user")
         raise StoreUnavailable(f"DynamoDB transaction cancelled: {reasons}", retryable=True)
 
     def set_vectors(self, user_id: str, updates: Sequence[VectorUpdate]) -> None:
