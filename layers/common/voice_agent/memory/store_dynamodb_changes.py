@@ -30,6 +30,7 @@ from voice_agent.memory.store_dynamodb_items import (
     history_item,
     item_key,
     memory_item,
+    partition,
     to_item,
 )
 from voice_agent.memory.store_dynamodb_table import UserTable, meta_update
@@ -113,7 +114,7 @@ def _transaction(table: str, attempt: Attempt) -> list[tuple[str, dict[str, Any]
     if attempt.idempotency_key is not None:
         items.append(("done", {"Put": {
             "TableName": table,
-            "Item": to_item({"PK": f"USER#{user_id}", "SK": f"DONE#{attempt.idempotency_key}",
+            "Item": to_item({"PK": partition(user_id), "SK": f"DONE#{attempt.idempotency_key}",
                              "expires_at": int(time.time()) + JOB_TTL_S}),
             "ConditionExpression": "attribute_not_exists(PK)",
         }}))

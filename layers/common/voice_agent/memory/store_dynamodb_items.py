@@ -28,6 +28,7 @@ __all__ = [
     "item_key",
     "memory_item",
     "memory_record",
+    "partition",
     "pk",
     "to_attribute",
     "to_item",
@@ -58,9 +59,14 @@ def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _DESERIALIZER.deserialize(value) for name, value in item.items()}
 
 
+def partition(user_id: str) -> str:
+    """The partition key of everything of a user, ``USER#<sub>``."""
+    return f"USER#{user_id}"
+
+
 def pk(user_id: str) -> dict[str, Any]:
-    """The partition key value of everything of a user."""
-    return to_attribute(f"USER#{user_id}")
+    """`partition` in wire form."""
+    return to_attribute(partition(user_id))
 
 
 def item_key(user_id: str, sort_key: str) -> dict[str, Any]:
@@ -84,7 +90,7 @@ def unavailable(error: Exception) -> StoreUnavailable:
 def memory_item(user_id: str, r: MemoryRecord) -> dict[str, Any]:
     """The ``MEM#<id>`` item of a memory."""
     return to_item({
-        "PK": f"USER#{user_id}", "SK": f"MEM#{r.id}", "text": r.text,
+        "PK": partition(user_id), "SK": f"MEM#{r.id}", "text": r.text,
         "created": r.created_at, "updated": r.updated_at, "vec": r.vector,
         "emb": r.embedder_id, "dims": r.dims, "hash": r.hash, "rev": r.revision,
         # JSON text keeps metadata exactly as given (DynamoDB numbers would become Decimals).
@@ -110,7 +116,7 @@ def history_item(user_id: str, entry: HistoryRecord) -> dict[str, Any]:
     """A ``HIST#<memory id>#<time>#<n>`` item."""
     # The random suffix keeps two changes of one memory in the same microsecond apart.
     sk = f"HIST#{entry.memory_id}#{entry.at}#{secrets.token_hex(3)}"
-    return to_item({"PK": f"USER#{user_id}", "SK": sk, "memory": entry.memory,
+    return to_item({"PK": partition(user_id), "SK": sk, "memory": entry.memory,
                     "event": entry.event, "at": entry.at, "prev": entry.previous_memory})
 
 
@@ -125,7 +131,7 @@ def hash_guard(table_name: str, user_id: str, hash_: str, memory_id: str) -> dic
     """Claims a text hash for a memory: fails if another memory of the user holds it."""
     return {"Put": {
         "TableName": table_name,
-        "Item": to_item({"PK": f"USER#{user_id}", "SK": f"HASH#{hash_}", "mem": memory_id}),
+        "Item": to_item({"PK": partition(user_id), "SK": f"HASH#{hash_}", "mem": memory_id}),
         "ConditionExpression": "attribute_not_exists(PK) OR mem = :self",
         "ExpressionAttributeValues": to_item({":self": memory_id}),
     }}

@@ -19,7 +19,13 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from voice_agent.memory.store import LoggedChange, StoreUnavailable
-from voice_agent.memory.store_dynamodb_items import from_item, item_key, to_item, unavailable
+from voice_agent.memory.store_dynamodb_items import (
+    from_item,
+    item_key,
+    partition,
+    to_item,
+    unavailable,
+)
 
 __all__ = ["LOG_SLOTS", "VERSION_ATTEMPTS", "UserTable", "meta_update"]
 
@@ -103,7 +109,7 @@ class UserTable:
         """The user's items matching the key ``condition`` (on ``:pk`` and ``values``),
         following pagination."""
         start: dict[str, Any] | None = None
-        wire = to_item({":pk": f"USER#{user_id}", **values})
+        wire = to_item({":pk": partition(user_id), **values})
         while True:
             extra = {"ExclusiveStartKey": start} if start else {}
             page = self.call("query", KeyConditionExpression=condition,
