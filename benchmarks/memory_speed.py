@@ -267,7 +267,7 @@ def dynamo_item_bytes(item: dict[str, Any]) -> int:
 
 
 def bench_sizes(memories: int = 10_000) -> None:
-    from voice_agent.memory.store_dynamodb import _memory_item
+    from voice_agent.memory.store_dynamodb_items import memory_item
 
     print("\n## Stored bytes per memory and DynamoDB reads per search")
     rng = random.Random(4)
@@ -284,7 +284,7 @@ def bench_sizes(memories: int = 10_000) -> None:
                                   {"source": "voice"}, at, at, encode_vector(vector),
                                   f"titan-v2:{dims}" if dims != 384 else "minilm-l6-v2:384",
                                   dims, text_hash(text))
-            item = _memory_item("1f0e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b", record)
+            item = memory_item("1f0e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b", record)
             plain = {k: (v.get("S") or v.get("B") or int(v["N"])) for k, v in item.items()}
             sizes.append(dynamo_item_bytes(plain))
         item_bytes = statistics.mean(sizes)

@@ -27,7 +27,8 @@ from voice_agent.memory.store import (
     now_iso,
     text_hash,
 )
-from voice_agent.memory.store_dynamodb import LOG_SLOTS, DynamoMemoryStore
+from voice_agent.memory.store_dynamodb import DynamoMemoryStore
+from voice_agent.memory.store_dynamodb_table import LOG_SLOTS
 from voice_agent.memory.store_sqlite import SqliteMemoryStore
 from voice_agent.memory.vectors import encode_vector
 from voice_agent_cli.local_aws import create_memory_table
@@ -299,7 +300,7 @@ def test_dynamodb_two_containers_writing_at_once_lose_nothing_and_log_every_writ
         assert len(records) == 13
         assert_same_results(index, fresh_build(deps, "u"), deps)
         # A container whose remembered version is stale still writes (after one re-read).
-        first._versions["u"] = 3
+        first._table.versions["u"] = 3
         add(deps, "u", "late", "late fact")
         assert first.version("u") == 14
         assert [c.memory_id for c in first.changes_since("u", 13) or []] == ["late"]

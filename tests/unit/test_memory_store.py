@@ -34,6 +34,7 @@ from voice_agent.memory.store import (
     text_hash,
 )
 from voice_agent.memory.store_dynamodb import DynamoMemoryStore
+from voice_agent.memory.store_dynamodb_items import history_item, memory_item
 from voice_agent.memory.store_sqlite import SqliteMemoryStore
 from voice_agent_cli.local_aws import create_memory_table
 
@@ -325,6 +326,81 @@ def test_dynamodb_items_stay_small_and_partitioned_by_user():
     assert "B" in memory["vec"]
     ttl_items = [item for item in items if item["SK"]["S"].split("#")[0] in ("DONE", "JOB")]
     assert all("expires_at" in item for item in ttl_items)
+
+
+# Items as the store wrote them before attribute values went through boto3's TypeSerializer,
+# spelled out by hand: tables written then must still read, and writes must keep this shape.
+_OLD_VECTOR = b"\x00\x00\x80\x3f" + b"\x01" * 4
+_OLD_ITEMS: list[dict[str, Any]] = [
+    {"PK": {"S": "USER#u1"}, "SK": {"S": "MEM#m1"}, "text": {"S": "Likes tea"},
+     "created": {"S": "2025-01-02T03:04:05.000006Z"},
+     "updated": {"S": "2025-01-03T03:04:05.000006Z"}, "vec": {"B": _OLD_VECTOR},
+     "emb": {"S": "test:4"}, "dims": {"N": "4"}, "hash": {"S": text_hash("Likes tea")},
+     "rev": {"N": "2"}, "meta": {"S": '{"source":"voice","n":0.1}'}},
+    {"PK": {"S": "USER#u1"}, "SK": {"S": "MEM#m2"}, "text": {"S": "Lives in Lisbon"},
+     "created": {"S": "2025-01-02T03:04:05.000006Z"},
+     "updated": {"S": "2025-01-02T03:04:05.000006Z"}, "vec": {"B": _OLD_VECTOR},
+     "emb": {"S": "test:4"}, "dims": {"N": "4"}, "hash": {"S": text_hash("Lives in Lisbon")},
+     "rev": {"N": "1"}},
+    {"PK": {"S": "USER#u1"}, "SK": {"S": "HIST#m1#2025-01-02T03:04:05.000006Z#a1b2c3"},
+     "memory": {"S": "Likes coffee"}, "event": {"S": "ADD"},
+     "at": {"S": "2025-01-02T03:04:05.000006Z"}},
+    {"PK": {"S": "USER#u1"}, "SK": {"S": "HIST#m1#2025-01-03T03:04:05.000006Z#d4e5f6"},
+     "memory": {"S": "Likes tea"}, "event": {"S": "UPDATE"},
+     "at": {"S": "2025-01-03T03:04:05.000006Z"}, "prev": {"S": "Likes coffee"}},
+    {"PK": {"S": "USER#u1"}, "SK": {"S": "HASH#" + text_hash("Likes tea")},
+     "mem": {"S": "m1"}},
+    {"PK": {"S": "USER#u1"}, "SK": {"S": "HASH#" + text_hash("Lives in Lisbon")},
+     "mem": {"S": "m2"}},
+    {"PK": {"S": "USER#u1"}, "SK": {"S": "META"}, "version": {"N": "3"}, "count": {"N": "2"},
+     "L1": {"S": "1:A:m1"}, "L2": {"S": "2:A:m2"}, "L3": {"S": "3:U:m1"}},
+]
+
+
+def test_dynamodb_items_in_the_old_hand_written_shape_still_load():
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_memory_table(client, "old-shape")
+        for item in _OLD_ITEMS:
+            client.put_item(TableName="old-shape", Item=item)
+        store = DynamoMemoryStore("old-shape", client)
+
+        m1 = store.get_memory("u1", "m1")
+        assert m1 == MemoryRecord("m1", "Likes tea", {"source": "voice", "n": 0.1},
+                                  "2025-01-02T03:04:05.000006Z", "2025-01-03T03:04:05.000006Z",
+                                  _OLD_VECTOR, "test:4", 4, text_hash("Likes tea"), 2)
+        assert [r.id for r in store.load_memories("u1")] == ["m1", "m2"]
+        assert store.get_memory("u1", "m2").metadata is None
+        assert store.version("u1") == 3 and store.count_memories("u1") == 2
+        assert [(c.version, c.event, c.memory_id) for c in store.changes_since("u1", 0)] == [
+            (1, "ADD", "m1"), (2, "ADD", "m2"), (3, "UPDATE", "m1")]
+        history = [HistoryRecord("m1", "Likes coffee", "ADD", "2025-01-02T03:04:05.000006Z"),
+                   HistoryRecord("m1", "Likes tea", "UPDATE", "2025-01-03T03:04:05.000006Z",
+                                 "Likes coffee")]
+        assert store.history("u1", "m1") == history
+        assert store.histories("u1", ["m1", "m2"]) == {"m1": history}
+        with pytest.raises(DuplicateMemory) as duplicate:  # the old hash guard still guards
+            add(store, "u1", "m3", "Likes tea")
+        assert duplicate.value.args[0] == "m1"
+
+
+def test_dynamodb_writes_keep_the_old_item_shape():
+    old_m1, old_m2, old_add, old_update = _OLD_ITEMS[:4]
+    m1 = MemoryRecord("m1", "Likes tea", {"source": "voice", "n": 0.1},
+                      "2025-01-02T03:04:05.000006Z", "2025-01-03T03:04:05.000006Z",
+                      _OLD_VECTOR, "test:4", 4, text_hash("Likes tea"), 2)
+    m2 = MemoryRecord("m2", "Lives in Lisbon", None, "2025-01-02T03:04:05.000006Z",
+                      "2025-01-02T03:04:05.000006Z", _OLD_VECTOR, "test:4", 4,
+                      text_hash("Lives in Lisbon"), 1)
+    assert memory_item("u1", m1) == old_m1 and memory_item("u1", m2) == old_m2
+    added = history_item("u1", HistoryRecord("m1", "Likes coffee", "ADD",
+                                             "2025-01-02T03:04:05.000006Z"))
+    updated = history_item("u1", HistoryRecord("m1", "Likes tea", "UPDATE",
+                                               "2025-01-03T03:04:05.000006Z", "Likes coffee"))
+    for new, old in ((added, old_add), (updated, old_update)):
+        # The SK ends in a random suffix; everything else is the same to the letter.
+        assert new["SK"]["S"].rsplit("#", 1)[0] == old["SK"]["S"].rsplit("#", 1)[0]
+        assert {**new, "SK": old["SK"]} == old
 
 
 # --- histories and forget_user ------------------------------------------------------------------

@@ -16,73 +16,52 @@ marker for worker changes), so nothing is ever half-written, the per-user count 
 (a condition on ``META.count``), a text is stored once per user (a condition on its ``HASH#``
 item) and concurrent writers are serialised by DynamoDB itself.
 Transaction conflicts between concurrent writers of one user are retried with jittered backoff.
-
-The change log lives in the ``META`` item itself: the write that takes the version to ``v``
-conditions on the version being ``v - 1`` and stores ``"<v>:<A|U|D>:<memory id>"`` in slot
-``L<v mod 16>``. So a warm cache at version ``v`` reads one item (``META``, under 1 KB) to learn
-which memories changed since, as long as fewer than 16 writes happened; a writer that lost the
-version race re-reads ``META`` and tries again.
+Modules: `store_dynamodb_table` (low-level calls; ``META``: version, count, change log),
+`store_dynamodb_items` (item shapes), `store_dynamodb_changes` (the transaction of a change),
+`store_dynamodb_forget` (batch deletes, "forget me").
 """
 
 from __future__ import annotations
 
-import random
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from typing import Any
 
 from voice_agent.aws import REQUEST_CALL, aws_client
 from voice_agent.memory.store import (
     JOB_TTL_S,
-    AddMemory,
-    AlreadyApplied,
     Change,
-    DuplicateMemory,
     HistoryRecord,
     JobRecord,
     LoggedChange,
-    MemoryLimitReached,
     MemoryRecord,
-    RemoveMemory,
-    StaleMemory,
     StoreUnavailable,
-    UpdateMemory,
     VectorUpdate,
     decode_cursor,
     encode_cursor,
     read_job,
 )
+from voice_agent.memory.store_dynamodb_changes import Attempt, apply_attempt
+from voice_agent.memory.store_dynamodb_forget import delete_keys, forget_partition
 from voice_agent.memory.store_dynamodb_items import (
-    _history_item,
-    _memory_item,
-    _memory_record,
-    _n,
-    _pk,
-    _s,
-    _unavailable,
+    from_item,
+    hash_release,
+    history_record,
+    item_key,
+    memory_record,
+    pk,
+    to_attribute,
+    to_item,
 )
+from voice_agent.memory.store_dynamodb_table import VERSION_ATTEMPTS, UserTable, meta_update
 
 __all__ = [
     "DynamoMemoryStore",
     "make_dynamodb_client",
 ]
 
-_CONFLICT_ATTEMPTS = 8  # concurrent adds of one user conflict on META; 8 tries ≈ 2 s worst case
-LOG_SLOTS = 16  # change-log entries kept in META (≈ 50 bytes each: META stays under 1 KB)
-_VERSION_ATTEMPTS = 40  # writers of one user racing for the next version; jittered backoff
-_KNOWN_VERSIONS = 4096  # users whose last seen version is remembered (saves a read per write)
-_OPS = {"ADD": "A", "UPDATE": "U", "DELETE": "D"}
-_EVENTS: dict[str, Any] = {op: event for event, op in _OPS.items()}
 _MEMORY_PROJECTION = "SK, #text, meta, created, updated, vec, emb, dims, #hash, rev"
 _MEMORY_NAMES = {"#text": "text", "#hash": "hash"}
-# What "forget me" deletes: everything of the user but META (its version counter moves on) and
-# the RATE# counters (abuse limits, no personal content: forgetting must not reset them).
-_FORGOTTEN_PREFIXES = ("MEM#", "HIST#", "JOB#", "HASH#", "DONE#")
-_BATCH_ITEMS = 25  # BatchWriteItem's maximum
-_BATCH_ATTEMPTS = 6  # tries of one batch's unprocessed items, with backoff (≈ 1.6 s in all)
-_FORGET_THREADS = 8  # batches in flight: 30k items (a 10k-memory user) in a few seconds
-_FORGET_ROUNDS = 3  # writes landing during a forget make another round
 
 
 def make_dynamodb_client(region: str | None = None) -> Any:
@@ -106,167 +85,34 @@ class DynamoMemoryStore:
             client: A boto3 ``dynamodb`` client; defaults to `make_dynamodb_client`.
         """
         self.table_name = table_name
-        self._client = client or make_dynamodb_client()
-        # Last version seen per user: the expected version of the next write. A wrong guess
-        # only costs a failed condition and one META read.
-        self._versions: dict[str, int] = {}
-
-    # --- low level -----------------------------------------------------------------------
-
-    def _call(self, operation: str, **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            return getattr(self._client, operation)(TableName=self.table_name, **kwargs)
-        except (ClientError, BotoCoreError) as error:
-            raise _unavailable(error) from error
-
-    def _query(self, user_id: str, prefix: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        """All items of the user whose SK starts with ``prefix`` ("": every item), following
-        pagination."""
-        start: dict[str, Any] | None = None
-        condition = "PK = :pk AND begins_with(SK, :prefix)" if prefix else "PK = :pk"
-        values = {":pk": _pk(user_id), **({":prefix": _s(prefix)} if prefix else {})}
-        while True:
-            extra = {"ExclusiveStartKey": start} if start else {}
-            page = self._call(
-                "query", KeyConditionExpression=condition, ExpressionAttributeValues=values,
-                **kwargs, **extra,
-            )
-            yield from page.get("Items", [])
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return
-
-    def _transact(self, items: list[dict[str, Any]]) -> list[str]:
-        """Runs a transaction; returns the cancellation codes ([] on success)."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        for attempt in range(_CONFLICT_ATTEMPTS):
-            try:
-                self._client.transact_write_items(TransactItems=items)
-                return []
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                    raise _unavailable(error) from error
-                reasons = [r.get("Code", "None") for r in
-                           error.response.get("CancellationReasons", [])]
-                if "ConditionalCheckFailed" in reasons or not reasons:
-                    return reasons or ["Unknown"]
-                if attempt + 1 == _CONFLICT_ATTEMPTS:
-                    raise StoreUnavailable("DynamoDB transaction kept conflicting") from error
-                # TransactionConflict / throttling: another write of this user is in flight.
-                time.sleep(random.uniform(0, 0.02 * 2**attempt))
-            except BotoCoreError as error:
-                raise _unavailable(error) from error
-        raise AssertionError("unreachable")
-
-    def _meta_update(self, user_id: str, count_delta: int, expected_version: int,
-                     event: str, memory_id: str,
-                     max_memories: int | None = None) -> dict[str, Any]:
-        """Takes META from ``expected_version`` to the next version and logs the write."""
-        version = expected_version + 1
-        values: dict[str, Any] = {
-            ":zero": _n(0), ":delta": _n(count_delta), ":version": _n(version),
-            ":entry": _s(f"{version}:{_OPS[event]}:{memory_id}"),
-        }
-        if expected_version:
-            condition = "version = :expected"
-            values[":expected"] = _n(expected_version)
-        else:
-            condition = "attribute_not_exists(version)"
-        if max_memories is not None:
-            condition = f"({condition}) AND (attribute_not_exists(#count) OR #count < :max)"
-            values[":max"] = _n(max_memories)
-        return {"Update": {
-            "TableName": self.table_name,
-            "Key": {"PK": _pk(user_id), "SK": _s("META")},
-            "UpdateExpression": "SET version = :version, "
-                                "#count = if_not_exists(#count, :zero) + :delta, #slot = :entry",
-            "ConditionExpression": condition,
-            "ExpressionAttributeNames": {"#count": "count",
-                                         "#slot": f"L{version % LOG_SLOTS}"},
-            "ExpressionAttributeValues": values,
-        }}
-
-    def _expected_version(self, user_id: str) -> int:
-        known = self._versions.get(user_id)
-        return self.version(user_id) if known is None else known
-
-    def _remember_version(self, user_id: str, version: int) -> None:
-        if len(self._versions) >= _KNOWN_VERSIONS:
-            self._versions.clear()
-        self._versions[user_id] = version
-
-    def _meta(self, user_id: str) -> dict[str, Any]:
-        item: dict[str, Any] = self._call(
-            "get_item", Key={"PK": _pk(user_id), "SK": _s("META")}, ConsistentRead=True,
-        ).get("Item") or {}
-        self._remember_version(user_id, int(item["version"]["N"]) if "version" in item else 0)
-        return item
-
-    def _lost_version_race(self, user_id: str, expected: int, attempt: int) -> bool:
-        """After META's condition failed: True (and a pause) if another write moved the version.
-
-        False means the version is still ``expected``, so the count limit failed.
-        """
-        if self._meta_version(self._meta(user_id)) == expected:
-            return False
-        if attempt + 1 == _VERSION_ATTEMPTS:
-            raise StoreUnavailable("concurrent writes of this user kept winning, try again")
-        time.sleep(random.uniform(0, min(0.1, 0.005 * 2**attempt)))
-        return True
-
-    @staticmethod
-    def _meta_version(item: dict[str, Any]) -> int:
-        return int(item["version"]["N"]) if "version" in item else 0
-
-    # --- reads ---------------------------------------------------------------------------
+        self._table = UserTable(table_name, client or make_dynamodb_client())
 
     def version(self, user_id: str) -> int:
         """See `MemoryStore.version` (a strongly consistent read of ``META``)."""
-        item = self._call(
-            "get_item", Key={"PK": _pk(user_id), "SK": _s("META")},
-            ProjectionExpression="version", ConsistentRead=True,
-        ).get("Item")
-        version = int(item["version"]["N"]) if item and "version" in item else 0
-        self._remember_version(user_id, version)
-        return version
+        return self._table.version(user_id)
 
     def changes_since(self, user_id: str, version: int) -> list[LoggedChange] | None:
         """See `MemoryStore.changes_since`: one strongly consistent read of ``META``."""
-        item = self._meta(user_id)
-        current = self._meta_version(item)
-        if current == version:
-            return []
-        if current < version or current - version > LOG_SLOTS:
-            return None
-        changes = []
-        for number in range(version + 1, current + 1):
-            entry = item.get(f"L{number % LOG_SLOTS}", {}).get("S", "")
-            logged, _, rest = entry.partition(":")
-            op, _, memory_id = rest.partition(":")
-            if logged != str(number) or op not in _EVENTS or not memory_id:
-                return None  # overwritten by a later write, or a write without a log entry
-            changes.append(LoggedChange(number, _EVENTS[op], memory_id))
-        return changes
+        return self._table.changes_since(user_id, version)
+
+    # --- reads ---------------------------------------------------------------------------
 
     def load_memories(self, user_id: str) -> list[MemoryRecord]:
         """See `MemoryStore.load_memories`: one paginated Query of the user's partition."""
-        items = self._query(
+        items = self._table.query_prefix(
             user_id, "MEM#", ProjectionExpression=_MEMORY_PROJECTION,
             ExpressionAttributeNames=_MEMORY_NAMES, ConsistentRead=True,
         )
-        return [_memory_record(item) for item in items]
+        return [memory_record(item) for item in items]
 
     def get_memory(self, user_id: str, memory_id: str) -> MemoryRecord | None:
         """See `MemoryStore.get_memory`."""
-        item = self._call(
-            "get_item", Key={"PK": _pk(user_id), "SK": _s(f"MEM#{memory_id}")},
+        item = self._table.call(
+            "get_item", Key=item_key(user_id, f"MEM#{memory_id}"),
             ProjectionExpression=_MEMORY_PROJECTION, ExpressionAttributeNames=_MEMORY_NAMES,
             ConsistentRead=True,
         ).get("Item")
-        return _memory_record(item) if item else None
+        return memory_record(item) if item else None
 
     def list_memories(
         self, user_id: str, limit: int, cursor: str | None
@@ -276,13 +122,13 @@ class DynamoMemoryStore:
         if cursor:
             after = decode_cursor(cursor)
             # The cursor only names a memory id; the partition is always the caller's.
-            extra["ExclusiveStartKey"] = {"PK": _pk(user_id), "SK": _s(f"MEM#{after}")}
+            extra["ExclusiveStartKey"] = item_key(user_id, f"MEM#{after}")
         records: list[MemoryRecord] = []
         # One more than asked tells whether a next page exists without an empty last page.
-        for item in self._query(user_id, "MEM#", ProjectionExpression=_MEMORY_PROJECTION,
-                                ExpressionAttributeNames=_MEMORY_NAMES, Limit=limit + 1,
-                                **extra):
-            records.append(_memory_record(item))
+        for item in self._table.query_prefix(
+                user_id, "MEM#", ProjectionExpression=_MEMORY_PROJECTION,
+                ExpressionAttributeNames=_MEMORY_NAMES, Limit=limit + 1, **extra):
+            records.append(memory_record(item))
             if len(records) > limit:
                 break
         next_cursor = encode_cursor(records[limit - 1].id) if len(records) > limit else None
@@ -290,23 +136,17 @@ class DynamoMemoryStore:
 
     def count_memories(self, user_id: str) -> int:
         """See `MemoryStore.count_memories` (kept in ``META.count``)."""
-        item = self._call(
-            "get_item", Key={"PK": _pk(user_id), "SK": _s("META")},
+        item = self._table.call(
+            "get_item", Key=item_key(user_id, "META"),
             ProjectionExpression="#count", ExpressionAttributeNames={"#count": "count"},
             ConsistentRead=True,
-        ).get("Item")
-        return int(item["count"]["N"]) if item and "count" in item else 0
+        ).get("Item") or {}
+        return int(from_item(item).get("count", 0))
 
     def history(self, user_id: str, memory_id: str) -> list[HistoryRecord]:
         """See `MemoryStore.history` (SK order is time order)."""
-        items = self._query(user_id, f"HIST#{memory_id}#", ConsistentRead=True)
-        return [
-            HistoryRecord(
-                memory_id=memory_id, memory=item["memory"]["S"], event=item["event"]["S"],
-                at=item["at"]["S"], previous_memory=item["prev"]["S"] if "prev" in item else None,
-            )
-            for item in items
-        ]
+        items = self._table.query_prefix(user_id, f"HIST#{memory_id}#", ConsistentRead=True)
+        return [history_record(item, memory_id) for item in items]
 
     def histories(self, user_id: str,
                   memory_ids: Sequence[str]) -> dict[str, list[HistoryRecord]]:
@@ -320,32 +160,20 @@ class DynamoMemoryStore:
             return {}
         low, high = min(wanted), max(wanted)
         found: dict[str, list[HistoryRecord]] = {}
-        start: dict[str, Any] | None = None
-        while True:
-            extra = {"ExclusiveStartKey": start} if start else {}
-            page = self._call(
-                "query",
-                # "$" sorts right after "#": the upper bound closes every key of the last id.
-                KeyConditionExpression="PK = :pk AND SK BETWEEN :low AND :high",
-                ExpressionAttributeValues={":pk": _pk(user_id), ":low": _s(f"HIST#{low}#"),
-                                           ":high": _s(f"HIST#{high}$")},
-                ConsistentRead=True, **extra,
-            )
-            for item in page.get("Items", []):
-                memory_id = item["SK"]["S"][len("HIST#"):].split("#", 1)[0]
-                if memory_id in wanted:
-                    found.setdefault(memory_id, []).append(HistoryRecord(
-                        memory_id=memory_id, memory=item["memory"]["S"],
-                        event=item["event"]["S"], at=item["at"]["S"],
-                        previous_memory=item["prev"]["S"] if "prev" in item else None))
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return found
+        # "$" sorts right after "#": the upper bound closes every key of the last id.
+        items = self._table.query(user_id, "PK = :pk AND SK BETWEEN :low AND :high",
+                                  {":low": f"HIST#{low}#", ":high": f"HIST#{high}$"},
+                                  ConsistentRead=True)
+        for item in items:
+            memory_id = from_item(item)["SK"][len("HIST#"):].split("#", 1)[0]
+            if memory_id in wanted:
+                found.setdefault(memory_id, []).append(history_record(item, memory_id))
+        return found
 
     def get_job(self, user_id: str, job_id: str) -> JobRecord | None:
         """See `MemoryStore.get_job`; expired records count as gone (TTL deletes lazily)."""
-        item = self._call(
-            "get_item", Key={"PK": _pk(user_id), "SK": _s(f"JOB#{job_id}")},
+        item = self._table.call(
+            "get_item", Key={"PK": pk(user_id), "SK": to_attribute(f"JOB#{job_id}")},
             ConsistentRead=True,
         ).get("Item")
         if not item or int(item["expires_at"]["N"]) <= time.time():
@@ -354,143 +182,29 @@ class DynamoMemoryStore:
 
     # --- writes --------------------------------------------------------------------------
 
-    def _hash_guard(self, user_id: str, hash_: str, memory_id: str) -> dict[str, Any]:
-        """Claims a text hash for a memory: fails if another memory of the user holds it."""
-        return {"Put": {
-            "TableName": self.table_name,
-            "Item": {"PK": _pk(user_id), "SK": _s(f"HASH#{hash_}"), "mem": _s(memory_id)},
-            "ConditionExpression": "attribute_not_exists(PK) OR mem = :self",
-            "ExpressionAttributeValues": {":self": _s(memory_id)},
-        }}
-
-    def _hash_release(self, user_id: str, hash_: str, memory_id: str) -> dict[str, Any]:
-        """Frees a text hash, but only if it is (still) this memory's."""
-        return {"Delete": {
-            "TableName": self.table_name,
-            "Key": {"PK": _pk(user_id), "SK": _s(f"HASH#{hash_}")},
-            "ConditionExpression": "attribute_not_exists(PK) OR mem = :self",
-            "ExpressionAttributeValues": {":self": _s(memory_id)},
-        }}
-
-    def _hash_owner(self, user_id: str, hash_: str) -> str:
-        item = self._call("get_item", Key={"PK": _pk(user_id), "SK": _s(f"HASH#{hash_}")},
-                          ConsistentRead=True).get("Item")
-        return item["mem"]["S"] if item else ""
-
     def apply(
         self, user_id: str, change: Change, *, max_memories: int,
         idempotency_key: str | None = None,
     ) -> None:
         """See `MemoryStore.apply`."""
-        for attempt in range(_VERSION_ATTEMPTS):
-            expected = self._expected_version(user_id)
-            if self._apply_once(user_id, change, expected, max_memories, idempotency_key,
-                                attempt):
-                self._remember_version(user_id, expected + 1)
+        for number in range(VERSION_ATTEMPTS):
+            attempt = Attempt(user_id, change, max_memories, idempotency_key,
+                              self._table.expected_version(user_id), number)
+            if apply_attempt(self._table, attempt):
+                self._table.remember_version(user_id, attempt.expected + 1)
                 return
         raise AssertionError("unreachable")
 
-    def _apply_once(
-        self, user_id: str, change: Change, expected: int, max_memories: int,
-        idempotency_key: str | None, attempt: int,
-    ) -> bool:
-        """One attempt at the version after ``expected``; False if another write took it."""
-        table = self.table_name
-        # (role, transaction item); the role of a failed condition names the exception.
-        items: list[tuple[str, dict[str, Any]]] = []
-        new_hash: str | None = None
-        if isinstance(change, AddMemory):
-            r = change.record
-            new_hash = r.hash
-            items.append(("memory", {"Put": {
-                "TableName": table, "Item": _memory_item(user_id, r),
-                "ConditionExpression": "attribute_not_exists(PK)",
-            }}))
-            items.append(("limit", self._meta_update(user_id, +1, expected, "ADD", r.id,
-                                                     max_memories)))
-            items.append(("hash", self._hash_guard(user_id, r.hash, r.id)))
-        elif isinstance(change, UpdateMemory):
-            r = change.record
-            items.append(("memory", {"Put": {
-                "TableName": table, "Item": _memory_item(user_id, r),
-                "ConditionExpression": "rev = :rev",
-                "ExpressionAttributeValues": {":rev": _n(change.expected_revision)},
-            }}))
-            items.append(("meta", self._meta_update(user_id, 0, expected, "UPDATE", r.id)))
-            if r.hash != change.previous_hash:
-                new_hash = r.hash
-                items.append(("hash", self._hash_guard(user_id, r.hash, r.id)))
-                items.append(("release",
-                              self._hash_release(user_id, change.previous_hash, r.id)))
-        elif isinstance(change, RemoveMemory):
-            items.append(("memory", {"Delete": {
-                "TableName": table,
-                "Key": {"PK": _pk(user_id), "SK": _s(f"MEM#{change.memory_id}")},
-                "ConditionExpression": "rev = :rev",
-                "ExpressionAttributeValues": {":rev": _n(change.expected_revision)},
-            }}))
-            items.append(("meta", self._meta_update(user_id, -1, expected, "DELETE",
-                                                    change.memory_id)))
-            items.append(("release",
-                          self._hash_release(user_id, change.hash, change.memory_id)))
-        items.append(("history", {"Put": {"TableName": table,
-                                          "Item": _history_item(user_id, change.history)}}))
-        if idempotency_key is not None:
-            items.append(("done", {"Put": {
-                "TableName": table,
-                "Item": {"PK": _pk(user_id), "SK": _s(f"DONE#{idempotency_key}"),
-                         "expires_at": _n(int(time.time()) + JOB_TTL_S)},
-                "ConditionExpression": "attribute_not_exists(PK)",
-            }}))
-        reasons = self._transact([item for _, item in items])
-        if not reasons:
-            return True
-        failed = {role for (role, _), code in zip(items, reasons, strict=False)
-                  if code == "ConditionalCheckFailed"}
-        return self._cancelled(user_id, change, expected, max_memories, idempotency_key,
-                               attempt, new_hash, failed, reasons)
-
-    def _cancelled(
-        self, user_id: str, change: Change, expected: int, max_memories: int,
-        idempotency_key: str | None, attempt: int, new_hash: str | None, failed: set[str],
-        reasons: list[str],
-    ) -> bool:
-        """Names a cancelled transaction by the roles whose condition failed; False to retry."""
-        if "done" in failed:
-            raise AlreadyApplied(idempotency_key or "")
-        if "memory" in failed or "release" in failed:
-            if isinstance(change, AddMemory):
-                raise AlreadyApplied(change.record.id)
-            memory_id = change.memory_id if isinstance(change, RemoveMemory) else change.record.id
-            raise StaleMemory(memory_id)
-        if "hash" in failed and new_hash is not None:
-            raise DuplicateMemory(self._hash_owner(user_id, new_hash))
-        if failed & {"meta", "limit"}:
-            if self._lost_version_race(user_id, expected, attempt):
-                return False
-            if "limit" in failed:
-                raise MemoryLimitReached(f"at most {max_memories} memories per user")
-        raise StoreUnavailable(f"DynamoDB transaction cancelled: {reasons}", retryable=True)
-
     def set_vectors(self, user_id: str, updates: Sequence[VectorUpdate]) -> None:
         """See `MemoryStore.set_vectors` (conditional on the text hash, no version bump)."""
-        from botocore.exceptions import ClientError
-
         for u in updates:
-            try:
-                self._client.update_item(
-                    TableName=self.table_name,
-                    Key={"PK": _pk(user_id), "SK": _s(f"MEM#{u.memory_id}")},
-                    UpdateExpression="SET vec = :vec, emb = :emb, dims = :dims",
-                    ConditionExpression="#hash = :hash",
-                    ExpressionAttributeNames={"#hash": "hash"},
-                    ExpressionAttributeValues={":vec": {"B": u.vector}, ":emb": _s(u.embedder_id),
-                                               ":dims": _n(u.dims), ":hash": _s(u.hash)},
-                )
-            except ClientError as error:
-                code = error.response.get("Error", {}).get("Code")
-                if code != "ConditionalCheckFailedException":
-                    raise _unavailable(error) from error
+            self._table.update_if(  # False: the text changed meanwhile, its vector is stale
+                Key=item_key(user_id, f"MEM#{u.memory_id}"),
+                UpdateExpression="SET vec = :vec, emb = :emb, dims = :dims",
+                ConditionExpression="#hash = :hash", ExpressionAttributeNames={"#hash": "hash"},
+                ExpressionAttributeValues=to_item({":vec": u.vector, ":emb": u.embedder_id,
+                                                   ":dims": u.dims, ":hash": u.hash}),
+            )
 
     def delete_memory(self, user_id: str, memory_id: str) -> bool:
         """See `MemoryStore.delete_memory`.
@@ -498,29 +212,29 @@ class DynamoMemoryStore:
         History goes first and the memory last: if the call is cut in between, the memory is
         still there and deleting again finishes the job (never an orphaned memory).
         """
-        keys = [{"PK": _pk(user_id), "SK": item["SK"]}
-                for item in self._query(user_id, f"HIST#{memory_id}#",
-                                        ProjectionExpression="SK")]
+        keys = [{"PK": pk(user_id), "SK": item["SK"]}
+                for item in self._table.query_prefix(user_id, f"HIST#{memory_id}#",
+                                                     ProjectionExpression="SK")]
         memory = self.get_memory(user_id, memory_id)
         if memory is None and not keys:
             return False
-        self._batch_delete(keys)
+        delete_keys(self._table, keys)
         changed = 0
-        for attempt in range(_VERSION_ATTEMPTS):
+        for attempt in range(VERSION_ATTEMPTS):
             if memory is None:
                 return True
-            expected = self._expected_version(user_id)
-            reasons = self._transact([
+            expected = self._table.expected_version(user_id)
+            reasons = self._table.transact([
                 # Conditional on the revision read, so the hash released is the current one.
                 {"Delete": {"TableName": self.table_name,
-                            "Key": {"PK": _pk(user_id), "SK": _s(f"MEM#{memory_id}")},
+                            "Key": item_key(user_id, f"MEM#{memory_id}"),
                             "ConditionExpression": "rev = :rev",
-                            "ExpressionAttributeValues": {":rev": _n(memory.revision)}}},
-                self._meta_update(user_id, -1, expected, "DELETE", memory_id),
-                self._hash_release(user_id, memory.hash, memory_id),
+                            "ExpressionAttributeValues": to_item({":rev": memory.revision})}},
+                meta_update(self.table_name, user_id, -1, expected, "DELETE", memory_id),
+                hash_release(self.table_name, user_id, memory.hash, memory_id),
             ])
             if not reasons:
-                self._remember_version(user_id, expected + 1)
+                self._table.remember_version(user_id, expected + 1)
                 return True
             if "ConditionalCheckFailed" not in reasons:
                 raise StoreUnavailable(f"DynamoDB transaction cancelled: {reasons}")
@@ -529,96 +243,18 @@ class DynamoMemoryStore:
                 if changed == 3:
                     break
                 memory = self.get_memory(user_id, memory_id)  # changed meanwhile: read again
-            elif not self._lost_version_race(user_id, expected, attempt):
+            elif not self._table.lost_version_race(user_id, expected, attempt):
                 raise StoreUnavailable(f"DynamoDB transaction cancelled: {reasons}")
         raise StoreUnavailable("the memory kept changing during the delete")
 
-    def _batch_delete(self, keys: list[dict[str, Any]]) -> None:
-        for start in range(0, len(keys), _BATCH_ITEMS):
-            self._delete_batch(keys[start:start + _BATCH_ITEMS])
-
-    def _delete_batch(self, keys: list[dict[str, Any]], deadline: float | None = None) -> None:
-        """One BatchWriteItem of at most 25 deletes, retrying its unprocessed items."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        pending = {self.table_name: [{"DeleteRequest": {"Key": key}} for key in keys]}
-        for attempt in range(_BATCH_ATTEMPTS):
-            try:
-                response = self._client.batch_write_item(RequestItems=pending)
-            except (ClientError, BotoCoreError) as error:
-                raise _unavailable(error) from error
-            pending = response.get("UnprocessedItems") or {}
-            if not pending or (deadline is not None and time.monotonic() > deadline):
-                break
-            time.sleep(0.05 * 2**attempt)
-        if pending:
-            raise StoreUnavailable("DynamoDB kept throttling the delete", retryable=True)
-
     def forget_user(self, user_id: str, budget_s: float) -> None:
-        """See `MemoryStore.forget_user`.
-
-        Rounds of: read the version, delete every item of the user but META and RATE# in
-        bounded batches (25 keys, up to 8 in flight, unprocessed items retried), then reset
-        META (count 0, log slots removed, version + 1) on the condition that no write landed
-        meanwhile; if one did, another round deletes it. A failure or the budget running out
-        stops the job where it is; META is reset last, so calling again finishes it.
-        """
-        deadline = time.monotonic() + budget_s
-        for _round in range(_FORGET_ROUNDS):
-            version = self.version(user_id)
-            keys = [{"PK": _pk(user_id), "SK": item["SK"]}
-                    for item in self._query(user_id, "", ProjectionExpression="SK",
-                                            ConsistentRead=True)
-                    if item["SK"]["S"].startswith(_FORGOTTEN_PREFIXES)]
-            batches = [keys[i:i + _BATCH_ITEMS] for i in range(0, len(keys), _BATCH_ITEMS)]
-            with ThreadPoolExecutor(max_workers=_FORGET_THREADS) as pool:
-                futures = [pool.submit(self._delete_within, batch, deadline)
-                           for batch in batches]
-                errors = [f.exception() for f in futures]
-            failed = next((e for e in errors if e is not None), None)
-            if failed is not None:
-                if isinstance(failed, StoreUnavailable):
-                    raise failed
-                raise StoreUnavailable(f"forget failed: {type(failed).__name__}") from failed
-            if version == 0:
-                return  # the user never wrote a memory: there is no META to reset
-            if self._reset_meta(user_id, version):
-                return
-        raise StoreUnavailable("memories kept arriving during the forget, try again")
-
-    def _delete_within(self, keys: list[dict[str, Any]], deadline: float) -> None:
-        if time.monotonic() > deadline:
-            raise StoreUnavailable("forgetting takes longer, try again to finish",
-                                   retryable=True)
-        self._delete_batch(keys, deadline)
-
-    def _reset_meta(self, user_id: str, version: int) -> bool:
-        """META after a forget: no memories, no log; False if a write landed meanwhile."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        slots = ", ".join(f"L{n}" for n in range(LOG_SLOTS))
-        try:
-            self._client.update_item(
-                TableName=self.table_name, Key={"PK": _pk(user_id), "SK": _s("META")},
-                UpdateExpression=f"SET version = :next, #count = :zero REMOVE {slots}",
-                ConditionExpression="version = :version",
-                ExpressionAttributeNames={"#count": "count"},
-                ExpressionAttributeValues={":next": _n(version + 1), ":zero": _n(0),
-                                           ":version": _n(version)},
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise _unavailable(error) from error
-        except BotoCoreError as error:
-            raise _unavailable(error) from error
-        self._remember_version(user_id, version + 1)
-        return True
+        """See `MemoryStore.forget_user` (and `store_dynamodb_forget.forget_partition`)."""
+        forget_partition(self._table, user_id, budget_s)
 
     def put_job(self, user_id: str, job: JobRecord) -> None:
         """See `MemoryStore.put_job`."""
-        body = job.to_json()
-        self._call("put_item", Item={
-            "PK": _pk(user_id), "SK": _s(f"JOB#{job.job_id}"), "body": _s(body),
-            "expires_at": _n(int(time.time()) + JOB_TTL_S),
+        self._table.call("put_item", Item={
+            "PK": pk(user_id), "SK": to_attribute(f"JOB#{job.job_id}"),
+            "body": to_attribute(job.to_json()),
+            "expires_at": to_attribute(int(time.time()) + JOB_TTL_S),
         })

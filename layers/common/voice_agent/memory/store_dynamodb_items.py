@@ -1,31 +1,81 @@
-"""DynamoDB item shapes of the memory store (`store_dynamodb`) and its error mapping."""
+"""DynamoDB item shapes of the memory store (`store_dynamodb`) and its error mapping.
+
+Attribute values are marshalled by boto3's `TypeSerializer` / `TypeDeserializer` (the store
+talks to the low-level client). The stored shapes are fixed: strings ``S``, integers ``N``,
+the vector ``B``, metadata as JSON text; attributes without a value are left out, never stored
+as ``NULL``.
+"""
 
 from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Mapping
 from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from voice_agent.aws import error_code, is_throttling_code
 from voice_agent.memory.store import HistoryRecord, MemoryRecord, StoreUnavailable
 
+__all__ = [
+    "RETRYABLE_CODES",
+    "from_item",
+    "hash_guard",
+    "hash_release",
+    "history_item",
+    "history_record",
+    "item_key",
+    "memory_item",
+    "memory_record",
+    "partition",
+    "pk",
+    "to_attribute",
+    "to_item",
+    "unavailable",
+]
+
 # Besides throttling (voice_agent.aws.THROTTLING_ERROR_CODES), errors worth trying again.
-_RETRYABLE_CODES = {"InternalServerError", "ServiceUnavailable", "TransactionInProgressException"}
+RETRYABLE_CODES = {"InternalServerError", "ServiceUnavailable", "TransactionInProgressException"}
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
 
 
-def _pk(user_id: str) -> dict[str, str]:
-    return {"S": f"USER#{user_id}"}
+def to_attribute(value: Any) -> dict[str, Any]:
+    """One attribute value in DynamoDB's wire form (``"x"`` → ``{"S": "x"}``)."""
+    wire: dict[str, Any] = _SERIALIZER.serialize(value)
+    return wire
 
 
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
+def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
+    """An item (or expression values) in wire form; ``None`` values are left out."""
+    return {name: _SERIALIZER.serialize(value) for name, value in values.items()
+            if value is not None}
 
 
-def _n(value: int) -> dict[str, str]:
-    return {"N": str(value)}
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A wire-form item as Python values (numbers as `Decimal`, binaries as `Binary`)."""
+    return {name: _DESERIALIZER.deserialize(value) for name, value in item.items()}
 
 
-def _unavailable(error: Exception) -> StoreUnavailable:
+def partition(user_id: str) -> str:
+    """The partition key of everything of a user, ``USER#<sub>``."""
+    return f"USER#{user_id}"
+
+
+def pk(user_id: str) -> dict[str, Any]:
+    """`partition` in wire form."""
+    return to_attribute(partition(user_id))
+
+
+def item_key(user_id: str, sort_key: str) -> dict[str, Any]:
+    """The primary key of one item of the user."""
+    return {"PK": pk(user_id), "SK": to_attribute(sort_key)}
+
+
+def unavailable(error: Exception) -> StoreUnavailable:
+    """Maps a botocore error to `StoreUnavailable` (retryable when trying again may work)."""
     from botocore.exceptions import ClientError
 
     if isinstance(error, ClientError):
@@ -33,42 +83,64 @@ def _unavailable(error: Exception) -> StoreUnavailable:
         if is_throttling_code(code):
             return StoreUnavailable("DynamoDB throttled the request", retryable=True)
         return StoreUnavailable(f"DynamoDB error: {code or 'unknown'}",
-                                retryable=code in _RETRYABLE_CODES)
+                                retryable=code in RETRYABLE_CODES)
     return StoreUnavailable(f"DynamoDB unreachable: {type(error).__name__}", retryable=True)
 
 
-def _memory_item(user_id: str, r: MemoryRecord) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "PK": _pk(user_id), "SK": _s(f"MEM#{r.id}"), "text": _s(r.text),
-        "created": _s(r.created_at), "updated": _s(r.updated_at), "vec": {"B": r.vector},
-        "emb": _s(r.embedder_id), "dims": _n(r.dims), "hash": _s(r.hash), "rev": _n(r.revision),
-    }
-    if r.metadata is not None:
+def memory_item(user_id: str, r: MemoryRecord) -> dict[str, Any]:
+    """The ``MEM#<id>`` item of a memory."""
+    return to_item({
+        "PK": partition(user_id), "SK": f"MEM#{r.id}", "text": r.text,
+        "created": r.created_at, "updated": r.updated_at, "vec": r.vector,
+        "emb": r.embedder_id, "dims": r.dims, "hash": r.hash, "rev": r.revision,
         # JSON text keeps metadata exactly as given (DynamoDB numbers would become Decimals).
-        item["meta"] = _s(json.dumps(r.metadata, ensure_ascii=False, separators=(",", ":")))
-    return item
+        "meta": None if r.metadata is None
+        else json.dumps(r.metadata, ensure_ascii=False, separators=(",", ":")),
+    })
 
 
-def _memory_record(item: dict[str, Any]) -> MemoryRecord:
-    meta = item.get("meta")
-    vector = item["vec"]["B"]
+def memory_record(item: Mapping[str, Any]) -> MemoryRecord:
+    """The memory of a ``MEM#<id>`` item."""
+    values = from_item(item)
+    meta = values.get("meta")
     return MemoryRecord(
-        id=item["SK"]["S"][len("MEM#"):], text=item["text"]["S"],
-        metadata=json.loads(meta["S"]) if meta else None,
-        created_at=item["created"]["S"], updated_at=item["updated"]["S"],
-        vector=bytes(vector.value if hasattr(vector, "value") else vector),
-        embedder_id=item["emb"]["S"], dims=int(item["dims"]["N"]), hash=item["hash"]["S"],
-        revision=int(item["rev"]["N"]),
+        id=values["SK"][len("MEM#"):], text=values["text"],
+        metadata=json.loads(meta) if meta else None,
+        created_at=values["created"], updated_at=values["updated"],
+        vector=bytes(values["vec"].value), embedder_id=values["emb"],
+        dims=int(values["dims"]), hash=values["hash"], revision=int(values["rev"]),
     )
 
 
-def _history_item(user_id: str, entry: HistoryRecord) -> dict[str, Any]:
+def history_item(user_id: str, entry: HistoryRecord) -> dict[str, Any]:
+    """A ``HIST#<memory id>#<time>#<n>`` item."""
     # The random suffix keeps two changes of one memory in the same microsecond apart.
     sk = f"HIST#{entry.memory_id}#{entry.at}#{secrets.token_hex(3)}"
-    item: dict[str, Any] = {
-        "PK": _pk(user_id), "SK": _s(sk), "memory": _s(entry.memory),
-        "event": _s(entry.event), "at": _s(entry.at),
-    }
-    if entry.previous_memory is not None:
-        item["prev"] = _s(entry.previous_memory)
-    return item
+    return to_item({"PK": partition(user_id), "SK": sk, "memory": entry.memory,
+                    "event": entry.event, "at": entry.at, "prev": entry.previous_memory})
+
+
+def history_record(item: Mapping[str, Any], memory_id: str) -> HistoryRecord:
+    """The history entry of a ``HIST#`` item of the memory ``memory_id``."""
+    values = from_item(item)
+    return HistoryRecord(memory_id=memory_id, memory=values["memory"], event=values["event"],
+                         at=values["at"], previous_memory=values.get("prev"))
+
+
+def hash_guard(table_name: str, user_id: str, hash_: str, memory_id: str) -> dict[str, Any]:
+    """Claims a text hash for a memory: fails if another memory of the user holds it."""
+    return {"Put": {
+        "TableName": table_name,
+        "Item": to_item({"PK": partition(user_id), "SK": f"HASH#{hash_}", "mem": memory_id}),
+        "ConditionExpression": "attribute_not_exists(PK) OR mem = :self",
+        "ExpressionAttributeValues": to_item({":self": memory_id}),
+    }}
+
+
+def hash_release(table_name: str, user_id: str, hash_: str, memory_id: str) -> dict[str, Any]:
+    """Frees a text hash, but only if it is (still) this memory's."""
+    return {"Delete": {
+        "TableName": table_name, "Key": item_key(user_id, f"HASH#{hash_}"),
+        "ConditionExpression": "attribute_not_exists(PK) OR mem = :self",
+        "ExpressionAttributeValues": to_item({":self": memory_id}),
+    }}
