@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import REPO_ROOT, body_of, http_event, load_function_module
 from voice_agent import aws
 from voice_agent.errors import ConfigError
-from voice_agent.settings import Settings, get_settings, reset_settings
+from voice_agent.settings import Settings, env_name, get_settings, reset_settings
 
 LAYER = REPO_ROOT / "layers/common/voice_agent"
 ENV_READ = re.compile(r"\bos\.environ\b|\bgetenv\(")
@@ -168,3 +168,13 @@ def test_settings_class_reads_the_environment_like_get_settings(
     monkeypatch.setenv("SEARCH_RATE_LIMIT", "7")
 
     assert Settings().search_rate_limit == get_settings().search_rate_limit == 7
+
+
+def test_every_test_starts_without_any_settings_variable() -> None:
+    from tests.conftest import BACKEND_ENV
+
+    set_by_the_fixture = {"AWS_DEFAULT_REGION", "POWERTOOLS_TRACE_DISABLED"}
+    variables = {env_name(field) for field in Settings.model_fields}
+
+    assert variables - set_by_the_fixture <= set(BACKEND_ENV)
+    assert {"SESSION_TTL_SECONDS", "VOICE_AGENT_DATA_DIR", "AWS_REGION"} <= variables
