@@ -1,6 +1,7 @@
 """Every environment variable the layer reads, in one pydantic-settings model.
 
-Read lazily and once per process by :func:`get_settings` (never at import of this module), so
+Read once per process by :func:`get_settings`, on first use (never at import of this module;
+a function's init reads them when :mod:`voice_agent.observability` decides on tracing), so
 tests and the local runner can set the environment first; after changing it they call
 :func:`reset_settings`, the one reset (the tests' ``monkeypatch`` fixture does it on every
 ``setenv``/``delenv``). An empty (or blank) variable counts as unset. An invalid value raises
