@@ -28,6 +28,9 @@ BACKEND_ENV = (
     "JWT_JWKS_URL", "JWT_COOKIE_NAME", "VOICE_AGENT_DATA_DIR", "AWS_ENDPOINT_URL_DYNAMODB",
     "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_ENDPOINT_URL_SQS", "AWS_LAMBDA_FUNCTION_NAME",
     "CORS_ALLOWED_ORIGINS", "SEARCH_RATE_LIMIT", "SEARCH_RATE_WINDOW_SECONDS",
+    "PROFILE_PREFETCH_MS", "MEMORY_LLM_MODEL_ID", "MEMORY_MAX_PER_USER", "MINILM_THREADS",
+    "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETSMANAGER",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "LAMBDA_TASK_ROOT", "AWS_SAM_LOCAL",
 )
 
 
@@ -47,10 +50,35 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     _reset_process_caches()
 
 
+@pytest.fixture
+def monkeypatch(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """pytest's ``monkeypatch``, whose ``setenv``/``delenv`` also reset the layer's settings.
+
+    The settings are read once per process (:func:`voice_agent.settings.get_settings`); a test
+    that changes the environment gets them read again, as a fresh process would.
+    """
+    from voice_agent.settings import reset_settings
+
+    setenv, delenv = monkeypatch.setenv, monkeypatch.delenv
+
+    def setenv_and_reset(name: str, value: str, prepend: str | None = None) -> None:
+        setenv(name, value, prepend)
+        reset_settings()
+
+    def delenv_and_reset(name: str, raising: bool = True) -> None:
+        delenv(name, raising)
+        reset_settings()
+
+    monkeypatch.setenv = setenv_and_reset  # type: ignore[method-assign]
+    monkeypatch.delenv = delenv_and_reset  # type: ignore[method-assign]
+    return monkeypatch
+
+
 def _reset_process_caches() -> None:
-    from voice_agent import auth, ratelimit, secrets, settings
+    from voice_agent import auth, aws, ratelimit, secrets, settings
 
     settings.reset_settings()
+    aws.reset_clients()
     ratelimit.reset_rate_limiter()
     auth.jwks_client.cache_clear()
     secrets._provider = None  # its client belongs to the test (and moto mock) that made it

@@ -137,12 +137,15 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
 
 
 def _forget_cached_settings() -> None:
-    # The layer caches settings on first use; a previous invoke in this process must not leak.
+    # The layer caches settings and AWS clients on first use; a previous invoke in this
+    # process (another environment, other credentials) must not leak into the next one.
     try:
+        from voice_agent.aws import reset_clients
         from voice_agent.settings import reset_settings
     except ImportError:
         return
     reset_settings()
+    reset_clients()
 
 
 def _read_event(path: Path) -> Any:

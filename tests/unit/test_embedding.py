@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from voice_agent.errors import ConfigError
 from voice_agent.memory.embedding import (
     BedrockTitanEmbedder,
     Embedder,
@@ -195,14 +196,14 @@ def test_make_embedder_rejects_unsupported_dimensions(
     monkeypatch.setenv("EMBEDDINGS", "bedrock")
     monkeypatch.setenv("EMBEDDING_DIMENSIONS", dimensions)
 
-    with pytest.raises(ValueError, match="EMBEDDING_DIMENSIONS must be one of 256, 512 or 1024"):
+    with pytest.raises(ConfigError, match="EMBEDDING_DIMENSIONS must be one of 256, 512 or 1024"):
         make_embedder()
 
 
 def test_make_embedder_rejects_unknown_kind(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EMBEDDINGS", "openai")
 
-    with pytest.raises(ValueError, match="EMBEDDINGS must be one of local, bedrock, hashing"):
+    with pytest.raises(ConfigError, match="EMBEDDINGS must be one of local, bedrock, hashing"):
         make_embedder()
 
 
@@ -265,7 +266,7 @@ def test_minilm_threads_come_from_env(
 def test_minilm_threads_invalid_env_is_refused(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
     monkeypatch.setenv("MINILM_THREADS", raw)
 
-    with pytest.raises(ValueError, match="MINILM_THREADS must be a whole number"):
+    with pytest.raises(ConfigError, match="MINILM_THREADS must be a whole number"):
         LocalMiniLMEmbedder()
 
 

@@ -14,7 +14,7 @@ import pytest
 import snapshot_restore_py
 import yaml
 
-from voice_agent import http, ratelimit, snapstart
+from voice_agent import aws, http, ratelimit, snapstart
 from voice_agent.memory import embedding, jobs, wiring
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -89,6 +89,7 @@ def test_after_restore_hook_reseeds_and_drops_connections_and_secrets(
     random.seed(1234)
     seeded_state = random.getstate()
     client = http.shared_client(5.0)
+    sqs = aws.aws_client("sqs")
     monkeypatch.setenv("EMBEDDINGS", "hashing")
     embedder = embedding.make_embedder()
     limiter = ratelimit.get_rate_limiter(None)
@@ -98,6 +99,7 @@ def test_after_restore_hook_reseeds_and_drops_connections_and_secrets(
     parameters_base.DEFAULT_PROVIDERS["secrets"] = provider
     # (control: without a restore, each of them is reused)
     assert http.shared_client(5.0) is client
+    assert aws.aws_client("sqs") is sqs
     assert embedding.make_embedder() is embedder
     assert ratelimit.get_rate_limiter(None) is limiter
     assert wiring.memory_deps() is deps
@@ -109,6 +111,7 @@ def test_after_restore_hook_reseeds_and_drops_connections_and_secrets(
     assert random.getstate() != seeded_state
     assert client.is_closed
     assert http.shared_client(5.0) is not client
+    assert aws.aws_client("sqs") is not sqs
     assert embedding.make_embedder() is not embedder
     assert ratelimit.get_rate_limiter(None) is not limiter
     assert wiring.memory_deps() is not deps

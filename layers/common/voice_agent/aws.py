@@ -6,15 +6,20 @@ SQS call outlive a 15 s function, so the caller would see a Lambda timeout inste
 timing out, plus the backoff between attempts) fits inside the timeout of the functions that
 use it; ``tests/unit/test_aws_clients.py`` checks that against ``template.yaml``.
 
-Endpoints come from the standard ``AWS_ENDPOINT_URL_<SERVICE>`` variables, which boto3 reads
-itself, so moto, LocalStack and loopback fakes plug in without code changes.
+Endpoints come from the standard ``AWS_ENDPOINT_URL_<SERVICE>`` variables (read with the other
+settings, :meth:`voice_agent.settings.Settings.aws_endpoint_url_for`), so moto, LocalStack and
+loopback fakes plug in without code changes. Clients are built once per process for each
+service, region, endpoint and budget and shared (a boto3 client is safe to use from several
+threads); :func:`reset_clients` forgets them (tests, the SnapStart after-restore hook).
 """
 
 from __future__ import annotations
 
-import os
+import threading
 from dataclasses import dataclass
 from typing import Any
+
+from voice_agent.settings import get_settings
 
 # botocore's standard mode sleeps up to 2**(attempt - 1) s (random jitter) between attempts.
 _STANDARD_BACKOFF_CAP_S = 20.0
@@ -63,13 +68,27 @@ def is_throttling_code(code: str) -> bool:
 
 
 def aws_region() -> str:
-    """``AWS_REGION``, else ``AWS_DEFAULT_REGION``, else ``us-east-1``."""
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    """``AWS_REGION``, else ``AWS_DEFAULT_REGION``, else ``us-east-1`` (from the settings)."""
+    return get_settings().aws_region
+
+
+# (service, region, endpoint, budget, pool size) → the client built for them.
+_ClientKey = tuple[str, str, str | None, CallBudget, int]
+_clients: dict[_ClientKey, Any] = {}
+_clients_lock = threading.Lock()  # boto3's default session must not build clients concurrently
+
+
+def reset_clients() -> None:
+    """Forget every client built by :func:`aws_client` (tests, after a SnapStart restore)."""
+    with _clients_lock:
+        _clients.clear()
 
 
 def aws_client(service: str, budget: CallBudget = REQUEST_CALL, *,
                region: str | None = None, max_pool_connections: int = 10) -> Any:
-    """A boto3 client for ``service`` whose calls stay within ``budget``.
+    """The process's boto3 client for ``service`` whose calls stay within ``budget``.
+
+    Built on first use and then shared, one per (service, region, endpoint, budget, pool size).
 
     Args:
         service: The boto3 service name (``dynamodb``, ``sqs``, ``bedrock-runtime``, …).
@@ -77,6 +96,19 @@ def aws_client(service: str, budget: CallBudget = REQUEST_CALL, *,
         region: AWS region; defaults to :func:`aws_region`.
         max_pool_connections: Connections kept per client (concurrent calls of one process).
     """
+    settings = get_settings()
+    key = (service, region or settings.aws_region, settings.aws_endpoint_url_for(service),
+           budget, max_pool_connections)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _build_client(*key)
+            _clients[key] = client
+    return client
+
+
+def _build_client(service: str, region: str, endpoint_url: str | None, budget: CallBudget,
+                  max_pool_connections: int) -> Any:
     import boto3
     from botocore.config import Config
 
@@ -86,4 +118,4 @@ def aws_client(service: str, budget: CallBudget = REQUEST_CALL, *,
         retries={"total_max_attempts": budget.max_attempts, "mode": "standard"},
         max_pool_connections=max_pool_connections,
     )
-    return boto3.client(service, region_name=region or aws_region(), config=config)
+    return boto3.client(service, region_name=region, endpoint_url=endpoint_url, config=config)

@@ -58,6 +58,17 @@ def accepted_model_names() -> tuple[str, ...]:
     return REALTIME_MODELS + tuple(MODEL_ALIASES)
 
 
+# --- Embedding models (memory) --------------------------------------------------------------
+
+EMBEDDER_KINDS: Final[tuple[str, ...]] = ("local", "bedrock", "hashing")
+DEFAULT_TITAN_MODEL_ID: Final = "amazon.titan-embed-text-v2:0"
+TITAN_DIMENSIONS: Final[tuple[int, ...]] = (256, 512, 1024)
+# 512, not Titan's own default of 1024: Amazon measures 99 % of the 1024-dim retrieval accuracy
+# at 512, and an int8 vector then takes 516 B instead of 1028 B (the budget is 1 KB per
+# memory), which also halves the reads of a cold load and the ranking work.
+DEFAULT_TITAN_DIMENSIONS: Final = 512
+
+
 # --- Tools ----------------------------------------------------------------------------------
 # GA function tools are flat: {"type": "function", "name", "description", "parameters"}.
 

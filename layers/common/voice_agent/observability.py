@@ -8,13 +8,13 @@ SnapStart hooks.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 
+from voice_agent.settings import get_settings
 from voice_agent.snapstart import register_hooks
 
 SERVICE = "voice-agent"
@@ -38,10 +38,7 @@ def tracing_enabled() -> bool:
     and with it botocore (about half of a cold import) even when it then disables itself, so
     no Tracer is built when this is False.
     """
-    disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower()
-    if disabled in ("1", "true", "yes", "on", "y", "t"):
-        return False
-    return bool(os.environ.get("LAMBDA_TASK_ROOT")) and not os.environ.get("AWS_SAM_LOCAL")
+    return get_settings().tracing_enabled
 
 
 def traced(handler: _Handler) -> _Handler:

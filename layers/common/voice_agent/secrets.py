@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from voice_agent.aws import aws_client
 from voice_agent.errors import ConfigError, ServiceUnavailable
+from voice_agent.settings import get_settings
 
 SECRET_CACHE_S = 300  # a rotated key is picked up within five minutes
 
@@ -25,16 +25,15 @@ def _secrets_provider() -> Any:
 
 
 def get_api_key(name: str) -> str:
-    """Return the key named ``name`` (e.g. ``OPENAI_API_KEY``).
+    """Return the key named ``name`` (``OPENAI_API_KEY`` or ``TAVILY_API_KEY``).
 
     Order: the variable itself, then the secret named by ``<name>_SECRET`` (a Secrets Manager
     name or ARN, read through Powertools with caching). Neither set → :class:`ConfigError`
     with the message ``"<name> is not set"`` (a 500, as the README's HTTP API table says).
     """
-    direct = os.environ.get(name)
-    if direct:
-        return direct
-    secret_id = os.environ.get(f"{name}_SECRET")
+    direct, secret_id = get_settings().api_key_source(name)
+    if direct is not None and direct.get_secret_value():
+        return direct.get_secret_value()
     if not secret_id:
         raise ConfigError(f"{name} is not set")
     from aws_lambda_powertools.utilities import parameters

@@ -28,6 +28,8 @@ def after_restore() -> None:
     """Reseeds ``random`` and forgets pooled clients and cached secrets (run after restore)."""
     random.seed()  # from os.urandom: a fresh state per restored environment
     loaded = sys.modules
+    if "voice_agent.aws" in loaded:
+        loaded["voice_agent.aws"].reset_clients()  # every boto3 client, before their holders
     if "voice_agent.http" in loaded:
         loaded["voice_agent.http"].reset_clients()
     if "voice_agent.ratelimit" in loaded:

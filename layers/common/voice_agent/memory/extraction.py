@@ -12,7 +12,6 @@ retries it, then moves it to the dead-letter queue).
 from __future__ import annotations
 
 import json
-import os
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -32,6 +31,7 @@ from voice_agent.memory.prompts import (
     facts_prompt,
 )
 from voice_agent.observability import logger
+from voice_agent.settings import get_settings
 
 __all__ = [
     "DEFAULT_BEDROCK_MODEL",
@@ -255,12 +255,10 @@ def make_llm(spec: str | None) -> ToolLLM | None:
     if provider in ("", "none"):
         return None
     if provider == "bedrock":
-        model = (model.strip() or os.environ.get("MEMORY_LLM_MODEL_ID", "").strip()
-                 or DEFAULT_BEDROCK_MODEL)
+        model = model.strip() or get_settings().memory_llm_model_id or DEFAULT_BEDROCK_MODEL
         return BedrockConverseLLM(model)
     if provider == "openai" and model.strip():
         from voice_agent.secrets import get_api_key
-        from voice_agent.settings import get_settings
 
         return OpenAIChatLLM(model.strip(), get_settings().openai_base_url,
                              get_api_key("OPENAI_API_KEY"))

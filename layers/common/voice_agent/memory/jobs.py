@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 import uuid
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import Any, Protocol
 from voice_agent.aws import REQUEST_CALL, aws_client
 from voice_agent.errors import ConfigError, ServiceUnavailable
 from voice_agent.observability import logger
+from voice_agent.settings import get_settings
 
 __all__ = [
     "InProcessJobQueue",
@@ -152,7 +152,7 @@ def make_job_queue() -> JobQueue:
     ``MEMORY_QUEUE_URL`` set → SQS; else a registered local dispatcher → in-process; else
     `ConfigError` ("MEMORY_QUEUE_URL is not set").
     """
-    url = os.environ.get("MEMORY_QUEUE_URL", "").strip()
+    url = get_settings().memory_queue_url or ""
     key = url or "local"
     queue = _queues.get(key)
     if queue is not None:

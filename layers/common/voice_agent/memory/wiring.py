@@ -7,21 +7,17 @@ indexes); tests pass their own `MemoryDeps` or swap the process-wide one with
 
 from __future__ import annotations
 
-import os
 import threading
 
-from voice_agent.errors import ConfigError
 from voice_agent.memory.embedding import Embedder, make_embedder
 from voice_agent.memory.extraction import ToolLLM, make_llm
 from voice_agent.memory.index_cache import clear_indexes
 from voice_agent.memory.jobs import JobQueue, make_job_queue
 from voice_agent.memory.store import MemoryStore
 from voice_agent.memory.store_factory import make_store
+from voice_agent.settings import get_settings
 
 __all__ = ["MemoryDeps", "max_memories_per_user", "memory_deps", "reset_memory_deps"]
-
-DEFAULT_MAX_PER_USER = 10_000
-
 
 class MemoryDeps:
     """The I/O the memory use cases need, each built on first use (and injectable in tests)."""
@@ -72,8 +68,6 @@ class MemoryDeps:
     def llm(self) -> ToolLLM | None:
         """The extraction model, or None for verbatim storage (``MEMORY_LLM=none``)."""
         if not self._llm_ready:
-            from voice_agent.settings import get_settings
-
             self._llm = make_llm(get_settings().memory_llm)
             self._llm_ready = True
         return self._llm
@@ -83,8 +77,6 @@ class MemoryDeps:
         """Whether an LLM is configured, without building it (no key lookup)."""
         if self._llm_ready:
             return self._llm is not None
-        from voice_agent.settings import get_settings
-
         return (get_settings().memory_llm or "none").strip().lower() not in ("", "none")
 
 
@@ -111,12 +103,5 @@ def reset_memory_deps(deps: MemoryDeps | None = None) -> None:
 
 
 def max_memories_per_user() -> int:
-    """``MEMORY_MAX_PER_USER`` (default 10000)."""
-    raw = os.environ.get("MEMORY_MAX_PER_USER", "").strip()
-    try:
-        value = int(raw) if raw else DEFAULT_MAX_PER_USER
-    except ValueError as error:
-        raise ConfigError("MEMORY_MAX_PER_USER must be a positive integer") from error
-    if value <= 0:
-        raise ConfigError("MEMORY_MAX_PER_USER must be a positive integer")
-    return value
+    """``MEMORY_MAX_PER_USER`` (default 10000; the settings reject anything below 1)."""
+    return get_settings().memory_max_per_user

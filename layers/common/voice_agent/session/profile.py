@@ -7,13 +7,12 @@ error: minting never waits for memory, and the model still has ``search_memories
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from voice_agent.observability import logger
+from voice_agent.settings import get_settings
 
-DEFAULT_BUDGET_MS = 150
 MAX_FACTS = 8
 MAX_PROFILE_CHARS = 1200  # keeps the instructions (and their token cost) bounded
 # Lexical probe for the facts that matter most at the start of a conversation. Lexical only:
@@ -27,11 +26,7 @@ _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="profile")
 
 def budget_s() -> float:
     """``PROFILE_PREFETCH_MS`` (default 150; 0 turns the prefetch off) in seconds."""
-    raw = os.environ.get("PROFILE_PREFETCH_MS", str(DEFAULT_BUDGET_MS))
-    try:
-        return max(0.0, float(raw) / 1000)
-    except ValueError:
-        return DEFAULT_BUDGET_MS / 1000
+    return max(0.0, get_settings().profile_prefetch_ms / 1000)
 
 
 def load_profile(user_id: str) -> str | None:

@@ -16,21 +16,21 @@ each loads its module on first access. `local` and `hashing` are not in the Lamb
 from __future__ import annotations
 
 import importlib
-import os
 import threading
 from typing import TYPE_CHECKING, Any
 
+from voice_agent.catalogue import (
+    DEFAULT_TITAN_DIMENSIONS,
+    DEFAULT_TITAN_MODEL_ID,
+    EMBEDDER_KINDS,
+    TITAN_DIMENSIONS,
+)
 from voice_agent.local_only import local_only_import
 from voice_agent.memory.embedding.base import Embedder, EmbeddingUnavailable, normalise_rows
+from voice_agent.settings import get_settings
 
 if TYPE_CHECKING:
-    from voice_agent.memory.embedding.bedrock import (
-        DEFAULT_TITAN_DIMENSIONS,
-        DEFAULT_TITAN_MODEL_ID,
-        TITAN_DIMENSIONS,
-        BedrockTitanEmbedder,
-        make_bedrock_client,
-    )
+    from voice_agent.memory.embedding.bedrock import BedrockTitanEmbedder, make_bedrock_client
     from voice_agent.memory.embedding.hashing import HashingEmbedder
     from voice_agent.memory.embedding.local import LocalMiniLMEmbedder
 
@@ -51,9 +51,6 @@ __all__ = [
 
 # Where each lazily exported name lives (one table, read by __getattr__).
 _LAZY_EXPORTS = {
-    "DEFAULT_TITAN_DIMENSIONS": "bedrock",
-    "DEFAULT_TITAN_MODEL_ID": "bedrock",
-    "TITAN_DIMENSIONS": "bedrock",
     "BedrockTitanEmbedder": "bedrock",
     "make_bedrock_client": "bedrock",
     "HashingEmbedder": "hashing",
@@ -69,7 +66,6 @@ def __getattr__(name: str) -> Any:
         return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 
-_EMBEDDER_KINDS = ("local", "bedrock", "hashing")
 _embedders: dict[tuple[str, str | None, int | None], Embedder] = {}
 _embedders_lock = threading.Lock()
 
@@ -78,21 +74,6 @@ def reset_embedder_cache() -> None:
     """Forgets the embedders built by `make_embedder` (tests that change the environment)."""
     with _embedders_lock:
         _embedders.clear()
-
-
-def _dimensions_from_env() -> int:
-    from voice_agent.memory.embedding.bedrock import DEFAULT_TITAN_DIMENSIONS, TITAN_DIMENSIONS
-
-    raw = os.environ.get("EMBEDDING_DIMENSIONS", "").strip() or str(DEFAULT_TITAN_DIMENSIONS)
-    try:
-        dimensions = int(raw)
-    except ValueError:
-        dimensions = -1
-    if dimensions not in TITAN_DIMENSIONS:
-        raise ValueError(
-            f"EMBEDDING_DIMENSIONS must be one of 256, 512 or 1024 (Titan V2 sizes), got {raw!r}"
-        )
-    return dimensions
 
 
 def _build(kind: str, model_id: str | None, dimensions: int | None) -> Embedder:
@@ -119,7 +100,7 @@ def _build(kind: str, model_id: str | None, dimensions: int | None) -> Embedder:
 def make_embedder(kind: str | None = None) -> Embedder:
     """Returns the process-wide embedder for the configuration (cached, thread-safe).
 
-    Settings are read from the environment at call time:
+    Settings come from :func:`voice_agent.settings.get_settings`:
     ``EMBEDDINGS`` (``local`` | ``bedrock`` | ``hashing``; default ``bedrock`` inside Lambda,
     i.e. when ``AWS_LAMBDA_FUNCTION_NAME`` is set, else ``local``), and for Bedrock
     ``EMBEDDING_MODEL_ID`` (default Titan V2) and ``EMBEDDING_DIMENSIONS`` (256/512/1024,
@@ -129,22 +110,21 @@ def make_embedder(kind: str | None = None) -> Embedder:
         kind: Overrides ``EMBEDDINGS``.
 
     Raises:
-        ValueError: Unknown kind or unsupported dimensions.
-        ConfigError: ``local`` or ``hashing`` where its module is not installed (the Lambda
-            layer leaves both out).
+        ValueError: Unknown ``kind`` argument.
+        ConfigError: Invalid ``EMBEDDINGS`` or ``EMBEDDING_DIMENSIONS`` (or another setting);
+            ``local`` or ``hashing`` where its module is not installed (the Lambda layer
+            leaves both out).
     """
+    settings = get_settings()
     if kind is None:
-        default = "bedrock" if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else "local"
-        kind = os.environ.get("EMBEDDINGS", "").strip().lower() or default
-    if kind not in _EMBEDDER_KINDS:
-        raise ValueError(f"EMBEDDINGS must be one of {', '.join(_EMBEDDER_KINDS)}, got {kind!r}")
+        kind = settings.embedder_kind
+    if kind not in EMBEDDER_KINDS:
+        raise ValueError(f"EMBEDDINGS must be one of {', '.join(EMBEDDER_KINDS)}, got {kind!r}")
     model_id: str | None = None
     dimensions: int | None = None
     if kind == "bedrock":
-        from voice_agent.memory.embedding.bedrock import DEFAULT_TITAN_MODEL_ID
-
-        model_id = os.environ.get("EMBEDDING_MODEL_ID", "").strip() or DEFAULT_TITAN_MODEL_ID
-        dimensions = _dimensions_from_env()
+        model_id = settings.embedding_model_id
+        dimensions = settings.embedding_dimensions
     key = (kind, model_id, dimensions)
     with _embedders_lock:
         embedder = _embedders.get(key)

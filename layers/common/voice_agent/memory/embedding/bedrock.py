@@ -14,6 +14,7 @@ from typing import Any, cast
 import numpy as np
 
 from voice_agent.aws import error_code, is_throttling_code
+from voice_agent.catalogue import DEFAULT_TITAN_DIMENSIONS, DEFAULT_TITAN_MODEL_ID, TITAN_DIMENSIONS
 from voice_agent.memory.embedding.base import EmbeddingUnavailable, normalise_rows
 
 __all__ = [
@@ -25,12 +26,6 @@ __all__ = [
     "make_bedrock_client",
 ]
 
-DEFAULT_TITAN_MODEL_ID = "amazon.titan-embed-text-v2:0"
-TITAN_DIMENSIONS = (256, 512, 1024)
-# 512, not Titan's own default of 1024: Amazon measures 99 % of the 1024-dim retrieval accuracy
-# at 512, and an int8 vector then takes 516 B instead of 1028 B (the budget is 1 KB per
-# memory), which also halves the reads of a cold load and the ranking work.
-DEFAULT_TITAN_DIMENSIONS = 512
 
 # Titan V2 accepts up to 50,000 characters and 8,192 tokens; longer inputs are cut rather than
 # refused. Its tokenizer is not available offline, so the token count is an estimate that errs

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import threading
 import zipfile
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 
 from voice_agent.memory.embedding import minilm_onnx
+from voice_agent.settings import get_settings
 
 __all__ = ["MINILM_FILES_SHA256", "LocalMiniLMEmbedder", "Precision"]
 
@@ -80,19 +80,6 @@ def read_checked_model_files(zip_path: Path | None = None) -> dict[str, bytes]:
                 )
             files[name] = data
     return files
-
-
-def _threads_from_env() -> int:
-    raw = os.environ.get("MINILM_THREADS", "").strip()
-    if not raw:
-        return DEFAULT_THREADS
-    try:
-        threads = int(raw)
-    except ValueError:
-        threads = -1
-    if threads < 0:
-        raise ValueError(f"MINILM_THREADS must be a whole number >= 0, got {raw!r}")
-    return threads
 
 
 class _MiniLMRuntime:
@@ -181,7 +168,9 @@ class LocalMiniLMEmbedder:
         if precision not in ("fp32", "int8"):
             raise ValueError("precision must be 'fp32' or 'int8'")
         self._precision: Precision = precision
-        self._threads = _threads_from_env() if threads is None else threads
+        if threads is None:
+            threads = get_settings().minilm_threads
+        self._threads = DEFAULT_THREADS if threads is None else threads
 
     @property
     def id(self) -> str:
