@@ -81,7 +81,7 @@ def _reset_process_caches() -> None:
     aws.reset_clients()
     ratelimit.reset_rate_limiter()
     auth.jwks_client.cache_clear()
-    secrets._provider = None  # its client belongs to the test (and moto mock) that made it
+    secrets._provider.reset()  # its client belongs to the test (and moto mock) that made it
 
 
 # --- JWT --------------------------------------------------------------------------------------

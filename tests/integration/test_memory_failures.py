@@ -40,9 +40,9 @@ def bedrock(monkeypatch, sqlite_store):
         monkeypatch.setenv("EMBEDDINGS", "bedrock")
         monkeypatch.setenv("EMBEDDING_DIMENSIONS", "256")
         monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", fake.url)
-        embedding._embedders.clear()  # the cached client points at the previous fake
+        embedding.reset_embedder_cache()  # the cached client points at the previous fake
         yield fake
-        embedding._embedders.clear()
+        embedding.reset_embedder_cache()
 
 
 def listing(user: str) -> list[str]:
@@ -166,7 +166,7 @@ def test_sqs_queue_carries_the_jwt_user_to_the_worker(monkeypatch):
         monkeypatch.setenv("MEMORY_TABLE", TABLE)
         monkeypatch.setenv("MEMORY_QUEUE_URL", url)
         wiring.reset_memory_deps()
-        jobs._queues.clear()
+        jobs.reset_job_queues()
         user = unique_user()
         status, queued, _ = call_memory(
             "POST", "/api/memory", {"messages": "Speaks Portuguese", "userId": "someone-else"},
@@ -185,7 +185,7 @@ def test_sqs_queue_carries_the_jwt_user_to_the_worker(monkeypatch):
         assert listing(user) == ["Speaks Portuguese"]
         assert listing("someone-else") == []
     wiring.reset_memory_deps()
-    jobs._queues.clear()
+    jobs.reset_job_queues()
 
 
 def test_queue_failure_is_503_and_job_marked_failed(monkeypatch, tmp_path):

@@ -92,7 +92,7 @@ def in_process_api(upstreams: Upstreams, tmp_path: Path,
     monkeypatch.setenv("TAVILY_BASE_URL", upstreams.tavily.url)
     monkeypatch.setenv("SESSION_RATE_LIMIT", "0")
     wiring.reset_memory_deps()
-    jobs._queues.clear()
+    jobs.reset_job_queues()
     app = create_app(tmp_path)
     try:
         yield InProcessApi(app, tmp_path)
@@ -101,7 +101,7 @@ def in_process_api(upstreams: Upstreams, tmp_path: Path,
         if isinstance(queue, jobs.InProcessJobQueue):
             queue.wait()
         jobs.set_local_dispatcher(None)
-        jobs._queues.clear()
+        jobs.reset_job_queues()
         wiring.reset_memory_deps()
         for name in set(os.environ) - set(saved):
             del os.environ[name]

@@ -225,11 +225,11 @@ def bedrock(monkeypatch: pytest.MonkeyPatch, tmp_path: Any,
         monkeypatch.setenv("EMBEDDINGS", "bedrock")
         monkeypatch.setenv("EMBEDDING_DIMENSIONS", "256")
         monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", fake.url)
-        embedding._embedders.clear()
+        embedding.reset_embedder_cache()
         wiring.reset_memory_deps(MemoryDeps(queue=queue))
         yield fake
         wiring.reset_memory_deps()
-        embedding._embedders.clear()
+        embedding.reset_embedder_cache()
 
 
 def test_bedrock_throttling_loses_and_duplicates_no_memory(bedrock: FakeBedrock,

@@ -84,8 +84,8 @@ def test_secret_is_read_through_a_factory_client(monkeypatch) -> None:
     boto3.client("secretsmanager", region_name="us-east-1").create_secret(
         Name="openai-key", SecretString="sk-from-secrets-manager\n")
     monkeypatch.setenv("OPENAI_API_KEY_SECRET", "openai-key")
-    monkeypatch.setattr(secrets, "_provider", None)
+    secrets._provider.reset()
 
     assert secrets.get_api_key("OPENAI_API_KEY") == "sk-from-secrets-manager"
     assert _config_budget(secrets._secrets_provider().client) == REQUEST_CALL
-    monkeypatch.setattr(secrets, "_provider", None)
+    secrets._provider.reset()

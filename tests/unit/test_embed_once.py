@@ -124,9 +124,11 @@ def test_profile_prefetch_embeds_nothing(
     use_cases.add_memories(user, AddMemoryRequest(infer=False, messages="Sam works at Acme"), deps)
     assert embedder.batches
     embedder.batches.clear()
-    monkeypatch.setattr(wiring, "_deps", deps)
-
-    text = profile.load_profile(user)
+    wiring.reset_memory_deps(deps)
+    try:
+        text = profile.load_profile(user)
+    finally:
+        wiring.reset_memory_deps()
 
     assert text == "- Sam works at Acme"
     assert embedder.batches == []

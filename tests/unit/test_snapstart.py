@@ -94,7 +94,8 @@ def test_after_restore_hook_reseeds_and_drops_connections_and_secrets(
     embedder = embedding.make_embedder()
     limiter = ratelimit.get_rate_limiter(None)
     deps = wiring.memory_deps()
-    jobs._queues["sqs"] = object()  # type: ignore[assignment]
+    queue: Any = object()
+    jobs._queues.put("sqs", queue)
     provider: Any = object()
     parameters_base.DEFAULT_PROVIDERS["secrets"] = provider
     # (control: without a restore, each of them is reused)
@@ -115,7 +116,7 @@ def test_after_restore_hook_reseeds_and_drops_connections_and_secrets(
     assert embedding.make_embedder() is not embedder
     assert ratelimit.get_rate_limiter(None) is not limiter
     assert wiring.memory_deps() is not deps
-    assert "sqs" not in jobs._queues
+    assert jobs._queues.get("sqs", object) is not queue
     assert "secrets" not in parameters_base.DEFAULT_PROVIDERS
     http.reset_clients()
     ratelimit.reset_rate_limiter()

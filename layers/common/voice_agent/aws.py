@@ -15,10 +15,10 @@ threads); :func:`reset_clients` forgets them (tests, the SnapStart after-restore
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
+from voice_agent.process_wide import ProcessWide
 from voice_agent.settings import get_settings
 
 # botocore's standard mode sleeps up to 2**(attempt - 1) s (random jitter) between attempts.
@@ -74,14 +74,13 @@ def aws_region() -> str:
 
 # (service, region, endpoint, budget, pool size) → the client built for them.
 _ClientKey = tuple[str, str, str | None, CallBudget, int]
-_clients: dict[_ClientKey, Any] = {}
-_clients_lock = threading.Lock()  # boto3's default session must not build clients concurrently
+# Built under the holder's lock: boto3's default session must not build clients concurrently.
+_clients: ProcessWide[_ClientKey, Any] = ProcessWide("boto3 clients")
 
 
 def reset_clients() -> None:
     """Forget every client built by :func:`aws_client` (tests, after a SnapStart restore)."""
-    with _clients_lock:
-        _clients.clear()
+    _clients.reset()
 
 
 def aws_client(service: str, budget: CallBudget = REQUEST_CALL, *,
@@ -99,12 +98,7 @@ def aws_client(service: str, budget: CallBudget = REQUEST_CALL, *,
     settings = get_settings()
     key = (service, region or settings.aws_region, settings.aws_endpoint_url_for(service),
            budget, max_pool_connections)
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            client = _build_client(*key)
-            _clients[key] = client
-    return client
+    return _clients.get(key, lambda: _build_client(*key))
 
 
 def _build_client(service: str, region: str, endpoint_url: str | None, budget: CallBudget,

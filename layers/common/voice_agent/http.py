@@ -6,34 +6,26 @@ its connections (TLS handshake included) instead of paying for a new one on ever
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import httpx
 
 from voice_agent.errors import UpstreamError, UpstreamTimeout
+from voice_agent.process_wide import ProcessWide
 
-_clients: dict[float, httpx.Client] = {}
-_lock = threading.Lock()
+_clients: ProcessWide[float, httpx.Client] = ProcessWide("HTTP clients",
+                                                        close=httpx.Client.close)
 
 
 def shared_client(timeout_s: float) -> httpx.Client:
     """The process-wide client whose requests time out after ``timeout_s`` (connect ≤ 3 s)."""
-    with _lock:
-        client = _clients.get(timeout_s)
-        if client is None:
-            client = httpx.Client(timeout=httpx.Timeout(timeout_s, connect=min(3.0, timeout_s)))
-            _clients[timeout_s] = client
-        return client
+    return _clients.get(timeout_s, lambda: httpx.Client(
+        timeout=httpx.Timeout(timeout_s, connect=min(3.0, timeout_s))))
 
 
 def reset_clients() -> None:
     """Closes and forgets the pooled clients (after a SnapStart restore; tests)."""
-    with _lock:
-        clients = list(_clients.values())
-        _clients.clear()
-    for client in clients:
-        client.close()
+    _clients.reset()
 
 
 def post_json(url: str, body: dict[str, Any], *, api_key: str, timeout_s: float,

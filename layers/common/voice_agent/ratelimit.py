@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from voice_agent.aws import aws_client
 from voice_agent.errors import RateLimited, ServiceUnavailable
+from voice_agent.process_wide import ProcessWideValue
 
 
 class RateLimiter(Protocol):
@@ -79,18 +80,15 @@ class InMemoryRateLimiter:
             raise RateLimited(_message(bucket), int(end - now) + 1)
 
 
-_limiter: RateLimiter | None = None
+_limiter: ProcessWideValue[RateLimiter] = ProcessWideValue("rate limiter")
 
 
 def get_rate_limiter(table_name: str | None) -> RateLimiter:
     """The process-wide limiter: DynamoDB when a table is configured, else in-process."""
-    global _limiter
-    if _limiter is None:
-        _limiter = DynamoDbRateLimiter(table_name) if table_name else InMemoryRateLimiter()
-    return _limiter
+    return _limiter.get_value(
+        lambda: DynamoDbRateLimiter(table_name) if table_name else InMemoryRateLimiter())
 
 
 def reset_rate_limiter() -> None:
-    """Forget the process-wide limiter (tests)."""
-    global _limiter
-    _limiter = None
+    """Forget the process-wide limiter (tests, after a SnapStart restore)."""
+    _limiter.reset()

@@ -6,22 +6,24 @@ from typing import Any
 
 from voice_agent.aws import aws_client
 from voice_agent.errors import ConfigError, ServiceUnavailable
+from voice_agent.process_wide import ProcessWideValue
 from voice_agent.settings import get_settings
 
 SECRET_CACHE_S = 300  # a rotated key is picked up within five minutes
 
 
-_provider: Any = None
+_provider: ProcessWideValue[Any] = ProcessWideValue("Secrets Manager provider")
 
 
 def _secrets_provider() -> Any:
     """Powertools' cached Secrets Manager reader, on a client built by :mod:`voice_agent.aws`."""
-    global _provider
-    if _provider is None:
+
+    def build() -> Any:
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-        _provider = SecretsProvider(boto3_client=aws_client("secretsmanager"))
-    return _provider
+        return SecretsProvider(boto3_client=aws_client("secretsmanager"))
+
+    return _provider.get_value(build)
 
 
 def get_api_key(name: str) -> str:

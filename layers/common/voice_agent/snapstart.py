@@ -18,6 +18,8 @@ import random
 import sys
 import threading
 
+from voice_agent import process_wide
+
 __all__ = ["after_restore", "register_hooks"]
 
 _registered = False
@@ -27,19 +29,10 @@ _registered_lock = threading.Lock()
 def after_restore() -> None:
     """Reseeds ``random`` and forgets pooled clients and cached secrets (run after restore)."""
     random.seed()  # from os.urandom: a fresh state per restored environment
+    # Every pooled client, limiter, queue, embedder and the memory wiring (their holders are
+    # declared with voice_agent.process_wide, so only modules already loaded have any).
+    process_wide.reset_all()
     loaded = sys.modules
-    if "voice_agent.aws" in loaded:
-        loaded["voice_agent.aws"].reset_clients()  # every boto3 client, before their holders
-    if "voice_agent.http" in loaded:
-        loaded["voice_agent.http"].reset_clients()
-    if "voice_agent.ratelimit" in loaded:
-        loaded["voice_agent.ratelimit"].reset_rate_limiter()  # its DynamoDB client
-    if "voice_agent.memory.wiring" in loaded:
-        loaded["voice_agent.memory.wiring"].reset_memory_deps()  # store, queue, LLM clients
-    if "voice_agent.memory.jobs" in loaded:
-        loaded["voice_agent.memory.jobs"].reset_job_queues()  # the SQS client
-    if "voice_agent.memory.embedding" in loaded:
-        loaded["voice_agent.memory.embedding"].reset_embedder_cache()  # the Bedrock client
     if "aws_lambda_powertools.utilities.parameters" in loaded:
         # Cached secret values and the Secrets Manager client behind them.
         loaded["aws_lambda_powertools.utilities.parameters"].clear_caches()

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from voice_agent.aws import REQUEST_CALL, aws_client
 from voice_agent.errors import ConfigError, ServiceUnavailable
 from voice_agent.observability import logger
+from voice_agent.process_wide import ProcessWide
 from voice_agent.settings import get_settings
 
 __all__ = [
@@ -135,15 +136,15 @@ def set_local_dispatcher(fn: Dispatcher | None) -> None:
     global _dispatcher
     with _dispatcher_lock:
         _dispatcher = fn
-    _queues.clear()
+    _queues.reset()
 
 
-_queues: dict[str, JobQueue] = {}
+_queues: ProcessWide[str, JobQueue] = ProcessWide("job queues")
 
 
 def reset_job_queues() -> None:
-    """Forgets the cached queues and their clients (after a SnapStart restore)."""
-    _queues.clear()
+    """Forgets the cached queues and their clients (tests, after a SnapStart restore)."""
+    _queues.reset()
 
 
 def make_job_queue() -> JobQueue:
@@ -153,17 +154,14 @@ def make_job_queue() -> JobQueue:
     `ConfigError` ("MEMORY_QUEUE_URL is not set").
     """
     url = get_settings().memory_queue_url or ""
-    key = url or "local"
-    queue = _queues.get(key)
-    if queue is not None:
-        return queue
+    return _queues.get(url or "local", lambda: _build_queue(url))
+
+
+def _build_queue(url: str) -> JobQueue:
     if url:
-        queue = SqsJobQueue(url)
-    else:
-        with _dispatcher_lock:
-            dispatcher = _dispatcher
-        if dispatcher is None:
-            raise ConfigError("MEMORY_QUEUE_URL is not set")
-        queue = InProcessJobQueue(dispatcher)
-    _queues[key] = queue
-    return queue
+        return SqsJobQueue(url)
+    with _dispatcher_lock:
+        dispatcher = _dispatcher
+    if dispatcher is None:
+        raise ConfigError("MEMORY_QUEUE_URL is not set")
+    return InProcessJobQueue(dispatcher)

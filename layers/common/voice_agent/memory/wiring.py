@@ -15,6 +15,7 @@ from voice_agent.memory.index_cache import clear_indexes
 from voice_agent.memory.jobs import JobQueue, make_job_queue
 from voice_agent.memory.store import MemoryStore
 from voice_agent.memory.store_factory import make_store
+from voice_agent.process_wide import ProcessWideValue
 from voice_agent.settings import get_settings
 
 __all__ = ["MemoryDeps", "max_memories_per_user", "memory_deps", "reset_memory_deps"]
@@ -80,26 +81,18 @@ class MemoryDeps:
         return (get_settings().memory_llm or "none").strip().lower() not in ("", "none")
 
 
-_deps: MemoryDeps | None = None
-_deps_lock = threading.Lock()
+_deps: ProcessWideValue[MemoryDeps] = ProcessWideValue("memory deps", on_reset=clear_indexes)
 
 
 def memory_deps() -> MemoryDeps:
-    """The process-wide `MemoryDeps` (kept at module scope for warm Lambda reuse)."""
-    global _deps
-    if _deps is None:
-        with _deps_lock:
-            if _deps is None:
-                _deps = MemoryDeps()
-    return _deps
+    """The process-wide `MemoryDeps` (kept for warm Lambda reuse)."""
+    return _deps.get_value(MemoryDeps)
 
 
 def reset_memory_deps(deps: MemoryDeps | None = None) -> None:
     """Replaces (or forgets) the process-wide deps and the warm index cache (tests, dev)."""
-    global _deps
-    with _deps_lock:
-        _deps = deps
-    clear_indexes()
+    _deps.reset()  # forgets the indexes too
+    _deps.set_value(deps)
 
 
 def max_memories_per_user() -> int:

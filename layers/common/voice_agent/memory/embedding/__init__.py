@@ -16,7 +16,6 @@ each loads its module on first access. `local` and `hashing` are not in the Lamb
 from __future__ import annotations
 
 import importlib
-import threading
 from typing import TYPE_CHECKING, Any
 
 from voice_agent.catalogue import (
@@ -27,6 +26,7 @@ from voice_agent.catalogue import (
 )
 from voice_agent.local_only import local_only_import
 from voice_agent.memory.embedding.base import Embedder, EmbeddingUnavailable, normalise_rows
+from voice_agent.process_wide import ProcessWide
 from voice_agent.settings import get_settings
 
 if TYPE_CHECKING:
@@ -66,14 +66,12 @@ def __getattr__(name: str) -> Any:
         return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 
-_embedders: dict[tuple[str, str | None, int | None], Embedder] = {}
-_embedders_lock = threading.Lock()
+_embedders: ProcessWide[tuple[str, str | None, int | None], Embedder] = ProcessWide("embedders")
 
 
 def reset_embedder_cache() -> None:
-    """Forgets the embedders built by `make_embedder` (tests that change the environment)."""
-    with _embedders_lock:
-        _embedders.clear()
+    """Forgets the embedders built by `make_embedder` (tests, after a SnapStart restore)."""
+    _embedders.reset()
 
 
 def _build(kind: str, model_id: str | None, dimensions: int | None) -> Embedder:
@@ -125,10 +123,5 @@ def make_embedder(kind: str | None = None) -> Embedder:
     if kind == "bedrock":
         model_id = settings.embedding_model_id
         dimensions = settings.embedding_dimensions
-    key = (kind, model_id, dimensions)
-    with _embedders_lock:
-        embedder = _embedders.get(key)
-        if embedder is None:
-            embedder = _build(kind, model_id, dimensions)
-            _embedders[key] = embedder
-    return embedder
+    return _embedders.get((kind, model_id, dimensions),
+                          lambda: _build(kind, model_id, dimensions))
