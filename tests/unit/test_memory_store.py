@@ -503,3 +503,26 @@ def test_dynamodb_forget_that_keeps_failing_is_unavailable_and_a_retry_finishes(
 
         assert store.load_memories("u1") == [] and store.count_memories("u1") == 0
         assert [r.text for r in store.load_memories("u2")] == ["fact 0"]
+
+
+def test_sqlite_counts_a_file_written_before_the_counts_existed(tmp_path):
+    # Given a store file whose users were never counted (its count table dropped, as in a
+    # file of an earlier version), with memories of two users
+    path = tmp_path / "memory.sqlite3"
+    old = SqliteMemoryStore(path)
+    for i in range(3):
+        add(old, "u1", f"m{i}", f"fact {i}")
+    add(old, "u2", "m0", "fact 0")
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE memory_counts")
+    # When the store opens it again
+    store = SqliteMemoryStore(path)
+    # Then each user is counted once, and the limit and later writes keep the count
+    assert (store.count_memories("u1"), store.count_memories("u2")) == (3, 1)
+    with pytest.raises(MemoryLimitReached):
+        add(store, "u1", "m9", "fact 9", limit=3)
+    assert store.delete_memory("u1", "m0") and store.count_memories("u1") == 2
+    add(store, "u1", "m9", "fact 9", limit=3)
+    assert store.count_memories("u1") == 3
+    # (control: opening again does not count anyone twice)
+    assert SqliteMemoryStore(path).count_memories("u1") == 3

@@ -173,10 +173,7 @@ class SqliteMemoryStore:
 
     def count_memories(self, user_id: str) -> int:
         """See `MemoryStore.count_memories`."""
-        row = self._db().execute(
-            "SELECT COUNT(*) FROM memories WHERE user_id = ?", (user_id,)
-        ).fetchone()
-        return int(row[0])
+        return _count(self._db(), user_id)
 
     def history(self, user_id: str, memory_id: str) -> list[HistoryRecord]:
         """See `MemoryStore.history`."""
@@ -254,10 +251,7 @@ class SqliteMemoryStore:
             raise AlreadyApplied(r.id)
         # A known text is a duplicate even at the limit (as on DynamoDB).
         _check_unique(db, user_id, r.hash, r.id)
-        (count,) = db.execute(
-            "SELECT COUNT(*) FROM memories WHERE user_id = ?", (user_id,)
-        ).fetchone()
-        if count >= max_memories:
+        if _count(db, user_id) >= max_memories:
             raise MemoryLimitReached(f"at most {max_memories} memories per user")
         db.execute(
             f"INSERT INTO memories (user_id, {_MEMORY_COLUMNS}) "
@@ -317,7 +311,8 @@ class SqliteMemoryStore:
         """See `MemoryStore.forget_user`: one transaction, so all of it or nothing."""
         del budget_s  # a local file deletes a user's rows well within any budget
         with self._write() as db:
-            for table in ("memories", "history", "jobs", "applied", "memory_log"):
+            for table in ("memories", "memory_counts", "history", "jobs", "applied",
+                          "memory_log"):
                 db.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
             db.execute("UPDATE meta SET version = version + 1 WHERE user_id = ?", (user_id,))
 
@@ -330,6 +325,12 @@ class SqliteMemoryStore:
                 "ON CONFLICT (user_id, job_id) DO UPDATE SET body = excluded.body",
                 (user_id, job.job_id, body, int(time.time()) + JOB_TTL_S),
             )
+
+
+def _count(db: sqlite3.Connection, user_id: str) -> int:
+    """The user's number of memories (kept by the schema's triggers)."""
+    row = db.execute("SELECT n FROM memory_counts WHERE user_id = ?", (user_id,)).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _check_unique(db: sqlite3.Connection, user_id: str, hash_: str, memory_id: str) -> None:

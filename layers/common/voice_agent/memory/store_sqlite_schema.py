@@ -1,4 +1,8 @@
-"""Schema and connection settings of the SQLite memory store (`store_sqlite`)."""
+"""Schema and connection settings of the SQLite memory store (`store_sqlite`).
+
+``memory_counts`` keeps each user's number of memories, maintained by triggers on every
+insert and delete, so the per-user limit is one key lookup instead of counting the rows.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +35,20 @@ CREATE TABLE IF NOT EXISTS memory_log (
     user_id TEXT NOT NULL, version INTEGER NOT NULL, event TEXT NOT NULL,
     memory_id TEXT NOT NULL, PRIMARY KEY (user_id, version)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS memory_counts (
+    user_id TEXT PRIMARY KEY, n INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS memory_counted AFTER INSERT ON memories BEGIN
+    INSERT INTO memory_counts (user_id, n) VALUES (NEW.user_id, 1)
+    ON CONFLICT (user_id) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS memory_uncounted AFTER DELETE ON memories BEGIN
+    UPDATE memory_counts SET n = n - 1 WHERE user_id = OLD.user_id;
+END;
+-- Files written before the counts existed: count their users once (users already counted,
+-- by the triggers, keep their rows).
+INSERT OR IGNORE INTO memory_counts (user_id, n)
+    SELECT user_id, COUNT(*) FROM memories GROUP BY user_id;
 CREATE TABLE IF NOT EXISTS applied (
     user_id TEXT NOT NULL, key TEXT NOT NULL, expires_at INTEGER,
     PRIMARY KEY (user_id, key)
