@@ -12,6 +12,7 @@ import base64
 import json
 import logging
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ OPENAPI_FILE = REPO_ROOT / "openapi.json"
 
 
 MAX_INSTANCES_PER_FUNCTION = 4
+# Characters Starlette's request.url escapes (?, #, \) or urllib drops (tab, CR, LF) in a path.
+_URL_REWRITTEN = re.compile(r"[?#\\\t\r\n]")
 DEV_TOKEN_MAX_BODY_BYTES = 4096  # {"user": <≤ 128 characters>}
 
 
@@ -152,6 +155,14 @@ class LocalApi:
             ((RouteMatcher.of(r.method, r.path), r) for r in sam.routes),
             key=lambda pair: -pair[0].literal_segments,
         )
+        # Routes without parameters, by method and path: such a route is the most specific
+        # match a path can have (every segment literal), so looking it up first changes no
+        # answer. Paths an ANY route also names keep to the ordered list.
+        any_paths = {r.path for r in sam.routes if r.method.upper() == "ANY"}
+        self._literal_routes: dict[tuple[str, str], ApiRoute] = {}
+        for matcher, route in self._matchers:
+            if "{" not in route.path and route.path not in any_paths:
+                self._literal_routes.setdefault((matcher.method, route.path), route)
 
     def function(self, logical_id: str) -> LocalFunction:
         with self._functions_lock:
@@ -185,24 +196,41 @@ class LocalApi:
 
         jobs.set_local_dispatcher(dispatch)
 
-    async def handle(self, request: Request) -> Response:
-        path = request.url.path
+    def match(self, method: str, path: str) -> tuple[ApiRoute, dict[str, str]] | None:
+        """The template route for a request and its path parameters, as API Gateway picks it."""
+        method = method.upper()
+        literal = self._literal_routes.get((method, path))
+        if literal is not None:
+            return literal, {}
         for matcher, route in self._matchers:
-            params = matcher.match(request.method, path)
-            if params is None:
-                continue
-            http = HttpRequest(
-                method=request.method, path=path, query_string=request.url.query,
-                headers=request.headers.items(), body=await request.body(),
-                source_ip=request.client.host if request.client else "127.0.0.1",
-                host=request.headers.get("host", "localhost"),
-            )
-            route_key = f"{route.method} {route.path}"
-            # The authorizer and the route run in one worker-thread job: a hand-off to the
-            # thread pool costs about as much as the authorizer itself.
-            return await run_in_threadpool(self._authorize_and_invoke, route, route_key,
-                                           http, params)
-        return JSONResponse({"error": "not found"}, status_code=404)
+            params = matcher.match(method, path)
+            if params is not None:
+                return route, params
+        return None
+
+    async def handle(self, request: Request) -> Response:
+        # The scope's own path and query: building request.url costs more than the lookup.
+        # A path with a character request.url escapes or drops takes request.url's spelling.
+        scope = request.scope
+        path: str = scope["path"]
+        if not path.startswith("/") or _URL_REWRITTEN.search(path):
+            path = request.url.path
+        found = self.match(request.method, path)
+        if found is None:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        route, params = found
+        http = HttpRequest(
+            method=request.method, path=path,
+            query_string=scope.get("query_string", b"").decode("latin-1"),
+            headers=request.headers.items(), body=await request.body(),
+            source_ip=request.client.host if request.client else "127.0.0.1",
+            host=request.headers.get("host", "localhost"),
+        )
+        route_key = f"{route.method} {route.path}"
+        # The authorizer and the route run in one worker-thread job: a hand-off to the
+        # thread pool costs about as much as the authorizer itself.
+        return await run_in_threadpool(self._authorize_and_invoke, route, route_key,
+                                       http, params)
 
     def _authorize_and_invoke(self, route: ApiRoute, route_key: str, http: HttpRequest,
                               params: dict[str, str]) -> Response:

@@ -1,14 +1,17 @@
-"""The resolver's response serializer writes what json.dumps wrote, only faster."""
+"""The resolver's faster paths: what they produce is what the slower ones produced."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import pytest
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities import jmespath_utils
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voice_agent.api import response_json
+from voice_agent.api import correlation_id, response_json
 
 # What a body is by the time the resolver serializes it: plain JSON data.
 JSON_DATA = st.recursive(
@@ -41,3 +44,12 @@ def test_non_ascii_text_is_escaped_as_json_dumps_escapes_it():
 def test_values_pydantic_cannot_serialize_fall_back_to_json_dumps():
     body = {"lone surrogate": "\ud800"}
     assert response_json(body) == stdlib(body)
+
+
+@pytest.mark.parametrize("event", [
+    {"requestContext": {"requestId": "r-1"}}, {"requestContext": {"requestId": 7}},
+    {"requestContext": {}}, {"requestContext": None}, {"requestContext": "text"}, {},
+])
+def test_correlation_id_is_what_the_jmespath_of_the_http_api_path_finds(event: dict[str, Any]):
+    expected = jmespath_utils.query(envelope=correlation_paths.API_GATEWAY_HTTP, data=event)
+    assert correlation_id(event) == expected
