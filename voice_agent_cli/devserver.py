@@ -162,13 +162,12 @@ class LocalApi:
             ((RouteMatcher.of(r.method, r.path), r) for r in sam.routes),
             key=lambda pair: -pair[0].literal_segments,
         )
-        # Routes without parameters, by method and path: such a route is the most specific
-        # match a path can have (every segment literal), so looking it up first changes no
-        # answer. Paths an ANY route also names keep to the ordered list.
-        any_paths = {r.path for r in sam.routes if r.method.upper() == "ANY"}
+        # Routes without parameters, by method and path, each kept only where the ordered
+        # search picks that very route for its own path: the lookup gives the same answer.
         self._literal_routes: dict[tuple[str, str], ApiRoute] = {}
         for matcher, route in self._matchers:
-            if "{" not in route.path and route.path not in any_paths:
+            first = self._first_match(matcher.method, route.path)
+            if "{" not in route.path and first is not None and first[0] is route:
                 self._literal_routes.setdefault((matcher.method, route.path), route)
 
     def function(self, logical_id: str) -> LocalFunction:
@@ -209,7 +208,11 @@ class LocalApi:
         literal = self._literal_routes.get((method, path))
         if literal is not None:
             return literal, {}
-        for matcher, route in self._matchers:
+        return self._first_match(method, path)
+
+    def _first_match(self, method: str,
+                     path: str) -> tuple[ApiRoute, dict[str, str]] | None:
+        for matcher, route in self._matchers:  # the most literal segments first
             params = matcher.match(method, path)
             if params is not None:
                 return route, params
