@@ -6,15 +6,22 @@ whose ``kid`` matches the token's and its type must fit the token's ``alg``;
 headers and oversized tokens rejected. Every failure is an :class:`InvalidToken`, whatever
 the library raised, except an unreachable JWKS (:class:`jwt.PyJWKClientConnectionError`),
 which the authorizer reports as unavailable.
+
+A token that passed every rule is remembered for a while (:class:`VerifiedTokens`), so a warm
+authorizer does not check the signature of the same token on every request.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
@@ -32,6 +39,8 @@ JWKS_MIN_REFRESH_INTERVAL_S = 60  # at most one refresh a minute, whatever token
 # The algorithm a key type may verify: an RSA key never verifies ES256 or HS256, and so on.
 ALGORITHM_FOR_KEY_TYPE = {"RSA": "RS256", "EC": "ES256"}
 SUPPORTED_CRITICAL_HEADERS: frozenset[str] = frozenset()
+VERIFIED_TOKENS_MAX_ENTRIES = 512
+VERIFIED_TOKENS_MAX_AGE_S = 300.0
 
 
 # Methods that change state; a browser sends ``Origin`` on every one of them, same-site or not.
@@ -226,8 +235,117 @@ def _signing_key(jwks: jwt.PyJWKClient, kid: str, alg: str) -> jwt.PyJWK:
     return key
 
 
-def verify_token(token: str, *, jwks: jwt.PyJWKClient, issuer: str, audience: str) -> Identity:
+def _cached_key_set(jwks: jwt.PyJWKClient) -> jwt.PyJWKSet | None:
+    """The key set ``jwks`` holds now, if it holds an unexpired one (never fetches)."""
+    cache = jwks.jwk_set_cache
+    return cache.get() if cache is not None else None
+
+
+def _claim_time(claims: Mapping[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class _Verified:
+    identity: Identity
+    key_set: jwt.PyJWKSet  # the key set the signature was checked with
+    not_before: float  # wall clock: the token's nbf (or when it was verified)
+    expires: float  # wall clock: its exp
+    stored: float  # monotonic clock
+
+
+class VerifiedTokens:
+    """Tokens that passed :func:`verify_token`, kept so a warm function does not verify again.
+
+    Bounded: at most ``max_entries`` tokens (least recently used dropped first), each for at
+    most ``max_age_s``, never past its ``exp`` and never before its ``nbf`` (no clock leeway
+    either way: past ``exp`` the token is verified in full, leeway included). An entry is
+    keyed by the token, the issuer, the audience and the JWKS client it was verified with,
+    and counts only while that client still holds the very key set it was verified with:
+    when the key set changes (refreshed, rotated, expired), every entry is dropped.
+    """
+
+    def __init__(self, max_entries: int = VERIFIED_TOKENS_MAX_ENTRIES,
+                 max_age_s: float = VERIFIED_TOKENS_MAX_AGE_S,
+                 wall_clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.max_entries = max_entries
+        self.max_age_s = max_age_s
+        self._wall_clock = wall_clock
+        self._monotonic = monotonic
+        self._entries: OrderedDict[Hashable, _Verified] = OrderedDict()
+        self._key_set: jwt.PyJWKSet | None = None
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def clear(self) -> None:
+        """Forget every token."""
+        with self._lock:
+            self._entries.clear()
+            self._key_set = None
+
+    def _follow_key_set(self, key_set: jwt.PyJWKSet) -> None:
+        # Called with the lock held.
+        if key_set is not self._key_set:
+            self._entries.clear()
+            self._key_set = key_set
+
+    def get(self, key: Hashable, key_set: jwt.PyJWKSet | None) -> Identity | None:
+        """The identity remembered for ``key`` while ``key_set`` is current, else None."""
+        if key_set is None:
+            return None
+        now, age_now = self._wall_clock(), self._monotonic()
+        with self._lock:
+            self._follow_key_set(key_set)
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if (entry.key_set is not key_set or not entry.not_before <= now < entry.expires
+                    or age_now - entry.stored >= self.max_age_s):
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return entry.identity
+
+    def put(self, key: Hashable, identity: Identity, key_set: jwt.PyJWKSet | None,
+            used_key: jwt.PyJWK) -> None:
+        """Remember a verified token, unless it is not valid right now without leeway.
+
+        ``used_key`` is the key its signature was checked with: the token is remembered only
+        if ``key_set`` (the client's current set) is the set that key came from.
+        """
+        expires = _claim_time(identity.claims, "exp")
+        not_before = _claim_time(identity.claims, "nbf")
+        now = self._wall_clock()
+        if (key_set is None or expires is None or now >= expires
+                or (not_before is not None and now < not_before)
+                or not any(candidate is used_key for candidate in key_set.keys)):
+            return
+        entry = _Verified(identity=identity, key_set=key_set,
+                          not_before=now if not_before is None else not_before,
+                          expires=expires, stored=self._monotonic())
+        with self._lock:
+            self._follow_key_set(key_set)
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
+VERIFIED_TOKENS = VerifiedTokens()
+"""The tokens this process has verified (shared by every function instance in it)."""
+
+
+def verify_token(token: str, *, jwks: jwt.PyJWKClient, issuer: str, audience: str,
+                 verified: VerifiedTokens | None = VERIFIED_TOKENS) -> Identity:
     """Verify ``token`` and return the caller's identity, or raise :class:`InvalidToken`.
+
+    A token ``verified`` still holds for this issuer, audience and key set is not verified
+    again; pass ``verified=None`` to verify in full.
 
     Raises:
         InvalidToken: The token breaks a rule, whatever the library raised for it.
@@ -235,6 +353,20 @@ def verify_token(token: str, *, jwks: jwt.PyJWKClient, issuer: str, audience: st
     """
     if len(token.encode()) > MAX_TOKEN_BYTES:
         raise InvalidToken("token too large")
+    cache_key = (token, issuer, audience, jwks)
+    if verified is not None:
+        known = verified.get(cache_key, _cached_key_set(jwks))
+        if known is not None:
+            return known
+    identity, key = _verify_in_full(token, jwks=jwks, issuer=issuer, audience=audience)
+    if verified is not None:
+        verified.put(cache_key, identity, _cached_key_set(jwks), key)
+    return identity
+
+
+def _verify_in_full(token: str, *, jwks: jwt.PyJWKClient, issuer: str,
+                    audience: str) -> tuple[Identity, jwt.PyJWK]:
+    """The token's identity and the key that verified it, after every rule."""
     try:
         alg, kid = _checked_header(token)
         key = _signing_key(jwks, kid, alg)
@@ -254,7 +386,8 @@ def verify_token(token: str, *, jwks: jwt.PyJWKClient, issuer: str, audience: st
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub.strip():
         raise InvalidToken("token has an empty subject")
-    return Identity(sub=sub, claims=claims)
+    # Read-only: a remembered identity is handed to every later request with the token.
+    return Identity(sub=sub, claims=MappingProxyType(claims)), key
 
 
 def authorize_request(event: APIGatewayAuthorizerEventV2, *, issuer: str | None,
