@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from voice_agent.memory import wiring, worker
 from voice_agent.memory.models import JobMessage
-from voice_agent.observability import logger, metrics, traced
+from voice_agent.observability import logger, metrics, publish_metrics, traced
 
 # A batch whose every message failed is reported like a partial failure (all ids listed), not
 # raised: SQS retries exactly those messages either way, and the dead-letter queue's alarm
@@ -38,7 +38,7 @@ def record_handler(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
+@publish_metrics
 @traced
 def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=record_handler,

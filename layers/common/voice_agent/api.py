@@ -29,7 +29,7 @@ from voice_agent.body_checks import MAX_BODY_BYTES as MAX_BODY_BYTES
 from voice_agent.body_checks import check_body
 from voice_agent.errors import ApiError
 from voice_agent.observability import SERVICE as SERVICE
-from voice_agent.observability import logger, metrics, traced
+from voice_agent.observability import logger, publish_metrics, traced
 
 
 def error_response(status: int, message: str,
@@ -208,7 +208,7 @@ def lambda_entry(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any],
     resolve = traced(resolve)
 
     @logger.inject_lambda_context
-    @metrics.log_metrics
+    @publish_metrics
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.set_correlation_id(correlation_id(event))
         return resolve(event, context)

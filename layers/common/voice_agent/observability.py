@@ -8,11 +8,13 @@ SnapStart hooks.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from voice_agent.settings import get_settings
 from voice_agent.snapstart import register_hooks
@@ -28,6 +30,26 @@ register_hooks()
 
 _TRACED_MODULES = ("botocore", "httpx")
 _Handler = TypeVar("_Handler", bound=Callable[..., Any])
+
+
+def publish_metrics(handler: _Handler) -> _Handler:
+    """``handler`` with its metrics published after each invocation (Powertools' ``log_metrics``).
+
+    With metrics turned off (``POWERTOOLS_METRICS_DISABLED``, as ``voice-agent dev`` sets it)
+    Powertools neither prints nor clears what a handler added, and prints it anyway once 100
+    values pile up; so here they are dropped after every invocation instead.
+    """
+    logged = metrics.log_metrics(handler)
+
+    @functools.wraps(handler)
+    def publishing(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return logged(*args, **kwargs)
+        finally:
+            if is_metrics_disabled():
+                metrics.clear_metrics()
+
+    return publishing  # type: ignore[return-value]
 
 
 def tracing_enabled() -> bool:
