@@ -208,6 +208,20 @@ def main() -> None:
             f"  ratio p50 {p50(health) / p50(sync_rt):.2f}x the def route (target), "
             f"{p50(health) / p50(async_rt):.2f}x the async def route"
         )
+        # The wording: the overhead *beyond the handler*. The handler is the session
+        # function's lambda_handler on the health event, timed alone in this process.
+        from tests.conftest import LambdaContext, http_event, load_function_module
+
+        session_function = load_function_module("session")
+        health_event, context = http_event("GET", "/api/health", sub=None), LambdaContext()
+        handler = timed_ms(lambda i: session_function.lambda_handler(health_event, context),
+                           args.requests)
+        beyond = p50(health) - p50(handler)
+        row("the health handler alone (in process)", handler)
+        print(
+            f"  overhead beyond the handler p50 {beyond:.2f} ms: {beyond / p50(sync_rt):.2f}x "
+            f"the def route, {beyond / p50(async_rt):.2f}x the async def route"
+        )
 
         search = timed_ms(
             lambda i: client.post(
