@@ -45,6 +45,7 @@ def lambda_env(function: str) -> dict[str, str]:
         "POWERTOOLS_SERVICE_NAME": "voice-agent",
         "POWERTOOLS_METRICS_NAMESPACE": "VoiceAgent",
         "MEMORY_TABLE": "voice-agent-memory",
+        "OPENBLAS_NUM_THREADS": "1",
     }
 
 
