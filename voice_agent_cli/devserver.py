@@ -9,7 +9,6 @@ the worker's handler with SQS-shaped events, unless ``MEMORY_QUEUE_URL`` names a
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextvars
 import json
 import logging
@@ -35,12 +34,11 @@ from voice_agent_cli.events import (
     authorizer_event,
     proxy_event,
 )
-from voice_agent_cli.handlers import load_handler
 from voice_agent_cli.hostguard import HostGuard, own_origin_request
-from voice_agent_cli.lambda_context import LocalLambdaContext
 from voice_agent_cli.local_aws import create_memory_table
-from voice_agent_cli.template import FunctionSpec, SamApp, load_sam_app
+from voice_agent_cli.local_function import LocalFunction, lambda_response
 from voice_agent_cli.template import Route as ApiRoute
+from voice_agent_cli.template import SamApp, load_sam_app
 
 log = logging.getLogger("voice_agent.dev")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -48,53 +46,10 @@ WEB_DIR = REPO_ROOT / "web"
 OPENAPI_FILE = REPO_ROOT / "openapi.json"
 
 
-MAX_INSTANCES_PER_FUNCTION = 4
 WORKER_THREADS = 40  # as many as Starlette's own thread pool (anyio's default limit)
 # Characters Starlette's request.url escapes (?, #, \) or urllib drops (tab, CR, LF) in a path.
 _URL_REWRITTEN = re.compile(r"[?#\\\t\r\n]")
 DEV_TOKEN_MAX_BODY_BYTES = 4096  # {"user": <≤ 128 characters>}
-
-
-class LocalFunction:
-    """A function's warm instances, as Lambda keeps them.
-
-    An instance runs one event at a time (a Powertools resolver keeps the current event on
-    itself); concurrent events get further instances, up to ``max_instances``, so a slow
-    OpenAI call in one request does not hold up a health check in the same function.
-    """
-
-    def __init__(self, spec: FunctionSpec,
-                 max_instances: int = MAX_INSTANCES_PER_FUNCTION) -> None:
-        self.spec = spec
-        self._max_instances = max_instances
-        self._idle: list[Any] = []
-        self._created = 0
-        self._available = threading.Condition()
-
-    def invoke(self, event: dict[str, Any]) -> Any:
-        handler = self._acquire()
-        try:
-            return handler(event, LocalLambdaContext(function_name=self.spec.logical_id))
-        finally:
-            with self._available:
-                self._idle.append(handler)
-                self._available.notify()
-
-    def _acquire(self) -> Any:
-        with self._available:
-            while not self._idle and self._created >= self._max_instances:
-                self._available.wait()
-            if self._idle:
-                return self._idle.pop()
-            instance = self._created
-            self._created += 1
-        try:
-            return load_handler(self.spec, instance)  # a cold start, outside the lock
-        except BaseException:
-            with self._available:
-                self._created -= 1
-                self._available.notify()
-            raise
 
 
 def configure_environment(data_dir: Path) -> DevIssuer | None:
@@ -131,20 +86,6 @@ def ensure_memory_table(template_path: Path | None) -> None:
     from voice_agent.aws import aws_client
 
     create_memory_table(aws_client("dynamodb"), table, template_path)
-
-
-def _lambda_response(result: Any) -> Response:
-    """Turn a payload-2.0 handler result into an HTTP response, as API Gateway does."""
-    if not isinstance(result, dict) or "statusCode" not in result:
-        # Payload 2.0 lets a handler return a bare JSON value: API Gateway sends it as 200.
-        return JSONResponse(result)
-    body = result.get("body") or ""
-    raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
-    headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
-    response = Response(raw, status_code=int(result["statusCode"]), headers=headers)
-    for cookie in result.get("cookies") or []:
-        response.headers.append("set-cookie", cookie)
-    return response
 
 
 class LocalApi:
@@ -262,7 +203,7 @@ class LocalApi:
                 return JSONResponse({"error": f"unauthorized: {reason}"}, status_code=401)
             context = decision.get("context") or {}
         event = proxy_event(http, route_key, params, context)
-        return _lambda_response(self.function(route.function_id).invoke(event))
+        return lambda_response(self.function(route.function_id).invoke(event))
 
 
 def _json_object(raw: bytes) -> dict[str, Any] | None:

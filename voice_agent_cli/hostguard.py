@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from voice_agent.auth import is_same_origin
+from voice_agent.credentials import is_same_origin
 
 WILDCARD_ADDRESSES = frozenset({"", "0.0.0.0", "::", "[::]"})
 # Sec-Fetch-Site values of requests no other page started ("none": typed or bookmarked).

@@ -7,13 +7,18 @@ import json
 
 import pytest
 
-from voice_agent.auth import InvalidToken, check_cookie_origin, is_same_origin, normalise_origin
 from voice_agent.body_checks import (
     MAX_BODY_BYTES,
     MAX_JSON_DEPTH,
     MAX_NUMBER_DIGITS,
     check_body,
     check_json_shape,
+)
+from voice_agent.credentials import (
+    InvalidToken,
+    check_cookie_origin,
+    is_same_origin,
+    normalise_origin,
 )
 from voice_agent_cli.hostguard import host_allowed, own_origin_request
 
