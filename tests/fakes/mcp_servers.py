@@ -37,6 +37,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import functools
 import inspect
 import json
 import socket
@@ -180,6 +181,18 @@ class ToolSpec:
     annotations: dict[str, Any] | None = None
     validate_schema: dict[str, Any] | None = None  # when calls are checked differently
 
+    @functools.cached_property
+    def validator(self) -> Any:
+        """The calls' validator, built (and its schema checked) once, not on every call.
+
+        ``jsonschema.validate`` checks the schema against its metaschema each time, which made
+        one fake call take about 4 ms, most of a desktop call's measured floor.
+        """
+        schema = self.validate_schema or self.input_schema
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+        return cls(schema)
+
 
 @dataclass
 class DesktopWorld:
@@ -225,10 +238,10 @@ class FakeWindowsMCP(MCPServer):
         if spec is None:
             raise ToolError(f"Unknown tool: {name}")
         schema = spec.validate_schema or spec.input_schema
-        try:
-            jsonschema.validate(arguments, schema)
-        except jsonschema.ValidationError as exc:
-            raise ToolError(f"Input validation error: {exc.message}") from exc
+        # The error jsonschema.validate would raise (its best match), from the cached validator.
+        error = jsonschema.exceptions.best_match(spec.validator.iter_errors(arguments))
+        if error is not None:
+            raise ToolError(f"Input validation error: {error.message}")
         filled = {key: prop["default"] for key, prop in schema.get("properties", {}).items()
                   if prop.get("default") is not None}
         filled.update(arguments)
