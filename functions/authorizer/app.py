@@ -14,7 +14,8 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerResponseV2,
 )
 
-from voice_agent.auth import InvalidToken, authorize_request
+from voice_agent.auth import authorize_request
+from voice_agent.credentials import InvalidToken
 from voice_agent.observability import logger
 from voice_agent.settings import get_settings
 
