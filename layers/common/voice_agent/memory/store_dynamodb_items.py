@@ -17,6 +17,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from voice_agent.aws import error_code, is_throttling_code
 from voice_agent.memory.store import HistoryRecord, MemoryRecord, StoreUnavailable
+from voice_agent.memory.store_values import metadata_json
 
 __all__ = [
     "RETRYABLE_CODES",
@@ -93,9 +94,7 @@ def memory_item(user_id: str, r: MemoryRecord) -> dict[str, Any]:
         "PK": partition(user_id), "SK": f"MEM#{r.id}", "text": r.text,
         "created": r.created_at, "updated": r.updated_at, "vec": r.vector,
         "emb": r.embedder_id, "dims": r.dims, "hash": r.hash, "rev": r.revision,
-        # JSON text keeps metadata exactly as given (DynamoDB numbers would become Decimals).
-        "meta": None if r.metadata is None
-        else json.dumps(r.metadata, ensure_ascii=False, separators=(",", ":")),
+        "meta": metadata_json(r.metadata),
     })
 
 

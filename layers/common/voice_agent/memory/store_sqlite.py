@@ -40,6 +40,7 @@ from voice_agent.memory.store import (
     read_job,
 )
 from voice_agent.memory.store_sqlite_schema import SCHEMA, connect
+from voice_agent.memory.store_values import metadata_json
 
 __all__ = ["SqliteMemoryStore"]
 
@@ -256,7 +257,7 @@ class SqliteMemoryStore:
         db.execute(
             f"INSERT INTO memories (user_id, {_MEMORY_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (user_id, r.id, r.text, _json(r.metadata), r.created_at, r.updated_at,
+            (user_id, r.id, r.text, metadata_json(r.metadata), r.created_at, r.updated_at,
              r.vector, r.embedder_id, r.dims, r.hash, r.revision),
         )
 
@@ -267,8 +268,8 @@ class SqliteMemoryStore:
         updated = db.execute(
             "UPDATE memories SET text = ?, meta = ?, updated_at = ?, vec = ?, emb = ?, "
             "dims = ?, hash = ?, rev = ? WHERE user_id = ? AND id = ? AND rev = ?",
-            (r.text, _json(r.metadata), r.updated_at, r.vector, r.embedder_id, r.dims, r.hash,
-             r.revision, user_id, r.id, change.expected_revision),
+            (r.text, metadata_json(r.metadata), r.updated_at, r.vector, r.embedder_id, r.dims,
+             r.hash, r.revision, user_id, r.id, change.expected_revision),
         ).rowcount
         if updated != 1:
             raise StaleMemory(r.id)
@@ -340,6 +341,3 @@ def _check_unique(db: sqlite3.Connection, user_id: str, hash_: str, memory_id: s
     if row:
         raise DuplicateMemory(row[0])
 
-
-def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -1,7 +1,8 @@
-"""Values the memory stores derive: timestamps, the text hash behind unique texts, page cursors.
+"""Values the memory stores derive: timestamps, the text hash behind unique texts, page cursors,
+the stored form of metadata.
 
 Both adapters (`voice_agent.memory.store_dynamodb`, `voice_agent.memory.store_sqlite`) and the
-service use them; `voice_agent.memory.store` re-exports them with the port.
+use cases use them; `voice_agent.memory.store` re-exports them with the port.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import json
 import re
 import unicodedata
 from datetime import UTC, datetime
+from typing import Any
 
-__all__ = ["decode_cursor", "encode_cursor", "normalise_text", "now_iso", "text_hash"]
+__all__ = ["decode_cursor", "encode_cursor", "metadata_json", "normalise_text", "now_iso",
+           "text_hash"]
 
 
 def now_iso() -> str:
@@ -53,3 +56,11 @@ def decode_cursor(cursor: str) -> str:
     if not isinstance(after, str) or not after:
         raise ValueError("invalid cursor")
     return after
+
+
+def metadata_json(metadata: Any) -> str | None:
+    """A memory's metadata as both stores keep it: compact JSON text, exactly as given (a
+    DynamoDB number would come back as a Decimal), or None for none."""
+    if metadata is None:
+        return None
+    return json.dumps(metadata, ensure_ascii=False, separators=(",", ":"))
