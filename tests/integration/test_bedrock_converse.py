@@ -37,7 +37,7 @@ def bedrock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBedrock]:
 
 
 def _llm_from_env() -> Any:
-    """The extraction LLM as the memory service builds it from ``MEMORY_LLM``."""
+    """The extraction LLM as the memory wiring builds it from ``MEMORY_LLM``."""
     llm = make_llm(get_settings().memory_llm)
     assert llm is not None
     return llm

@@ -46,7 +46,7 @@ def test_add_verbatim_then_search_returns_metadata_exactly_best_first(backend):
 
 
 def test_search_naming_a_day_puts_that_days_memory_first(backend, monkeypatch):
-    # Given three cinema visits stored on three days (the clock the service stamps with)
+    # Given three cinema visits stored on three days (the clock the use cases stamp with)
     user = unique_user()
     with monkeypatch.context() as clock:
         for day, text in (("2024-03-01", "Went to the cinema with Ana"),

@@ -1,1 +1,1 @@
-"""Long-term memory engine: embedding, vector storage, retrieval and the memory service."""
+"""Long-term memory engine: embedding, vector storage, retrieval, the use cases and the worker."""
