@@ -11,7 +11,9 @@ outage) leaves nothing half-written and becomes a JSON 429/503/502.
 from __future__ import annotations
 
 import re
+import threading
 import uuid
+import weakref
 from typing import Any
 
 import numpy as np
@@ -37,7 +39,7 @@ from voice_agent.memory.models import (
     SearchResult,
 )
 from voice_agent.memory.plan import JobRecord
-from voice_agent.memory.ranking import CONTENT_WEIGHTS
+from voice_agent.memory.ranking import CONTENT_WEIGHTS, MemoryIndex
 from voice_agent.memory.store import (
     AddMemory,
     AlreadyApplied,
@@ -288,19 +290,38 @@ def job_status(user_id: str, job_id: str, deps: MemoryDeps) -> JobResponse:
     return JobResponse(status=job.status, results=job.results, error=job.error)
 
 
+# Answers of key_facts per index state. An index never changes (a write makes a new one), so
+# neither does its answer to a probe; a mint repeats the same probe against an unchanged index
+# and gets the answer in microseconds. The entry goes when its index is collected.
+_key_facts_answers: weakref.WeakKeyDictionary[MemoryIndex, dict[tuple[str, int], list[str]]] = (
+    weakref.WeakKeyDictionary())
+_key_facts_lock = threading.Lock()
+
+
 def key_facts(user_id: str, probe: str, limit: int, deps: MemoryDeps) -> list[str]:
     """The user's memories that best match a lexical ``probe``, else the newest ones.
 
     Lexical only, so it needs no embedding call (the session's profile prefetch runs it
-    within a small budget, even on a cold start).
+    within a small budget, even on a cold start). The store is still asked for the user's
+    version on every call: a memory written or deleted anywhere changes the answer at once.
     """
     index, records = load_index(user_id, deps)
     if not records:
         return []
-    hits = index.search(probe, None, deps.embedder.id, limit, weights=CONTENT_WEIGHTS)
+    with _key_facts_lock:
+        answer = _key_facts_answers.get(index, {}).get((probe, limit))
+    if answer is None:
+        answer = _rank_key_facts(index, records, probe, limit, deps.embedder.id)
+        with _key_facts_lock:
+            _key_facts_answers.setdefault(index, {})[(probe, limit)] = answer
+    return list(answer)
+
+
+def _rank_key_facts(index: MemoryIndex, records: dict[str, MemoryRecord], probe: str,
+                    limit: int, embedder_id: str) -> list[str]:
+    hits = index.search(probe, None, embedder_id, limit, weights=CONTENT_WEIGHTS)
     facts = [records[memory_id].text for memory_id, _ in hits if memory_id in records]
     if facts:
         return facts
     newest = sorted(records.values(), key=lambda r: r.updated_at, reverse=True)
     return [r.text for r in newest[:limit]]
-
