@@ -22,6 +22,11 @@ from voice_agent.memory.models import (
     SearchMemoriesRequest,
     SearchMemoriesResponse,
 )
+from voice_agent.snapstart import prime_before_snapshot
+
+# Search and add load the index and numpy on first use, so the routes that read no index
+# start without them; a SnapStart snapshot holds them already.
+prime_before_snapshot("voice_agent.memory.ranking", "voice_agent.memory.vectors")
 
 app = make_resolver()
 _ADD_RESPONSES: dict[int, OpenAPIResponse] = {

@@ -121,3 +121,25 @@ def test_after_restore_hook_reseeds_and_drops_connections_and_secrets(
     http.reset_clients()
     ratelimit.reset_rate_limiter()
     wiring.reset_memory_deps()
+
+
+def test_memory_function_starts_without_numpy_and_a_snapshot_holds_it() -> None:
+    # Given a fresh interpreter importing the memory function as Lambda's init does
+    code_dir = REPO_ROOT / "functions" / "memory"
+    script = (
+        f"import sys; sys.path[:0] = [{str(code_dir)!r}, {str(REPO_ROOT / 'layers/common')!r}]; "
+        "import app, snapshot_restore_py; "
+        "loaded = lambda: ['numpy' in sys.modules, 'voice_agent.memory.index' in sys.modules]; "
+        "print(loaded()); "
+        # What the runtime does before it takes a snapshot: every registered callable.
+        "[f(*a, **k) for f, a, k in snapshot_restore_py.get_before_snapshot()]; "
+        "print(loaded())"
+    )
+
+    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True, cwd=code_dir, env={"AWS_REGION": "us-east-1",
+                                                           "PATH": "/usr/bin:/bin"}).stdout
+
+    # The cold start leaves the index and numpy to the first search or add; the snapshot,
+    # taken after the hook ran, has them (the positive control: the hook imports them).
+    assert output.split("\n")[:2] == ["[False, False]", "[True, True]"]

@@ -10,16 +10,21 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from voice_agent.memory.embedding import Embedder
-from voice_agent.memory.ranking import IndexItem, MemoryIndex
 from voice_agent.memory.store import MemoryRecord, MemoryStore, VectorUpdate
 from voice_agent.memory.upstream import embed_texts
-from voice_agent.memory.vectors import encode_vector
 from voice_agent.observability import logger
 
-__all__ = ["IndexSources", "clear_indexes", "drop_index", "index_item", "load_index"]
+if TYPE_CHECKING:
+    # The index and its numpy are imported by the first load, not with this module: the
+    # memory function's routes that read no index (list, history, export, forget, jobs)
+    # then start without numpy.
+    from voice_agent.memory.ranking import IndexItem, MemoryIndex
+
+__all__ = ["IndexSources", "clear_indexes", "drop_index", "index_item", "index_items",
+           "load_index"]
 
 REEMBED_BATCH = 256  # memories of another embedder re-embedded per index load
 _CACHE_USERS = 64  # warm per-user indexes kept per container
@@ -64,6 +69,8 @@ def _reembed(user_id: str, records: list[MemoryRecord], deps: IndexSources) -> l
     Vectors of different embedders are never compared: until re-embedded, such memories are
     found lexically only.
     """
+    from voice_agent.memory.vectors import encode_vector
+
     embedder = deps.embedder
     stale = [i for i, r in enumerate(records) if r.embedder_id != embedder.id][:REEMBED_BATCH]
     if not stale:
@@ -86,8 +93,16 @@ def _reembed(user_id: str, records: list[MemoryRecord], deps: IndexSources) -> l
 
 
 def index_item(record: MemoryRecord) -> IndexItem:
-    return IndexItem(record.id, record.text, record.vector, record.embedder_id,
-                     _epoch(record.updated_at), _epoch(record.created_at))
+    """The index's view of one stored memory."""
+    return index_items([record])[0]
+
+
+def index_items(records: list[MemoryRecord]) -> list[IndexItem]:
+    """The index's view of stored memories (the index module is imported once per call)."""
+    from voice_agent.memory.ranking import IndexItem
+
+    return [IndexItem(r.id, r.text, r.vector, r.embedder_id, _epoch(r.updated_at),
+                      _epoch(r.created_at)) for r in records]
 
 
 def _catch_up(user_id: str, cached: _UserIndex, deps: IndexSources) -> _UserIndex | None:
@@ -113,7 +128,7 @@ def _catch_up(user_id: str, cached: _UserIndex, deps: IndexSources) -> _UserInde
             return None  # written by another embedder: the full load re-embeds it
         else:
             upserts.append(record)
-    index = cached.index.with_changes([index_item(r) for r in upserts], removals)
+    index = cached.index.with_changes(index_items(upserts), removals)
     records = dict(cached.records)
     for memory_id in removals:
         records.pop(memory_id, None)
@@ -164,7 +179,9 @@ def load_index(user_id: str, deps: IndexSources) -> tuple[MemoryIndex, dict[str,
             _remember(user_id, caught_up)
             return caught_up.index, caught_up.records
     records = _reembed(user_id, store.load_memories(user_id), deps)
-    index = MemoryIndex.build([index_item(r) for r in records])
+    from voice_agent.memory.ranking import MemoryIndex
+
+    index = MemoryIndex.build(index_items(records))
     by_id = {r.id: r for r in records}
     # A partly migrated index is not cached, so the next load re-embeds the next batch.
     if all(r.embedder_id == embedder_id for r in records):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from voice_agent.errors import RateLimited, ServiceUnavailable, UpstreamError
 from voice_agent.memory.embedding import Embedder, EmbeddingUnavailable
 from voice_agent.memory.store import StoreUnavailable
+
+if TYPE_CHECKING:  # numpy is imported by the paths that embed, not by every handler
+    import numpy as np
 
 __all__ = ["RETRY_AFTER_S", "embed_texts", "upstream_errors"]
 
@@ -39,6 +41,8 @@ def upstream_errors() -> Iterator[None]:
 def embed_texts(embedder: Embedder, texts: Sequence[str],
            known: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
     """Embeds texts in one batch: each distinct text once, none already in ``known``."""
+    import numpy as np
+
     result = np.zeros((len(texts), embedder.dimensions), dtype=np.float32)
     known = known or {}
     missing = list(dict.fromkeys(t for t in texts if t not in known))

@@ -14,9 +14,7 @@ import re
 import threading
 import uuid
 import weakref
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from voice_agent.errors import ApiError, NotFound, Unprocessable
 from voice_agent.memory.embedding import Embedder
@@ -39,7 +37,6 @@ from voice_agent.memory.models import (
     SearchResult,
 )
 from voice_agent.memory.plan import JobRecord
-from voice_agent.memory.ranking import CONTENT_WEIGHTS, MemoryIndex
 from voice_agent.memory.store import (
     AddMemory,
     AlreadyApplied,
@@ -54,8 +51,13 @@ from voice_agent.memory.store import (
     text_hash,
 )
 from voice_agent.memory.upstream import embed_texts, upstream_errors
-from voice_agent.memory.vectors import encode_vector
+from voice_agent.memory.weights import CONTENT_WEIGHTS
 from voice_agent.memory.wiring import MemoryDeps, max_memories_per_user
+
+if TYPE_CHECKING:  # the index and numpy load with the first route that needs them
+    import numpy as np
+
+    from voice_agent.memory.index import MemoryIndex
 
 __all__ = [
     "add_memories",
@@ -97,6 +99,8 @@ def new_record(text: str, vector: np.ndarray, metadata: dict[str, Any] | None,
                 embedder: Embedder, memory_id: str | None = None,
                 at: str | None = None) -> MemoryRecord:
     """A new memory dated ``at`` (an import's ``created_at``), by default now."""
+    from voice_agent.memory.vectors import encode_vector
+
     at = at or now_iso()
     return MemoryRecord(
         id=memory_id or str(uuid.uuid4()), text=text, metadata=metadata, created_at=at,
