@@ -20,6 +20,7 @@ from voice_agent.memory.extraction import (
     OpenAIChatLLM,
     decide_updates,
     extract_facts,
+    llm_configured,
     make_llm,
 )
 from voice_agent.memory.models import AddMemoryRequest, SearchMemoriesRequest
@@ -124,6 +125,19 @@ def test_make_llm_parses_memory_llm(monkeypatch):
         make_llm("llama:7b")
     with pytest.raises(ConfigError, match="MEMORY_LLM"):
         make_llm("openai")
+
+
+@pytest.mark.parametrize("spec", [None, "", " ", "none", "NONE", " None ", "none:anything"])
+def test_an_unset_or_none_memory_llm_is_not_configured_and_builds_nothing(spec):
+    assert llm_configured(spec) is False
+    assert make_llm(spec) is None
+
+
+@pytest.mark.parametrize("spec", ["bedrock", "Bedrock:amazon.nova-micro-v1:0",
+                                  "openai:gpt-4.1-mini", "llama:7b"])
+def test_any_other_memory_llm_counts_as_configured(spec):
+    # A wrong spec counts too: the job path then builds it and reports its ConfigError.
+    assert llm_configured(spec) is True
 
 
 # --- request models --------------------------------------------------------------------------

@@ -237,6 +237,16 @@ class OpenAIChatLLM:
         raise MalformedOutput(f"no {tool.name} tool call in the answer")
 
 
+def _provider_and_model(spec: str | None) -> tuple[str, str]:
+    provider, _, model = (spec or "none").strip().partition(":")
+    return provider.lower(), model.strip()
+
+
+def llm_configured(spec: str | None) -> bool:
+    """Whether ``MEMORY_LLM`` names a model (not ``none`` or empty), without building it."""
+    return _provider_and_model(spec)[0] not in ("", "none")
+
+
 def make_llm(spec: str | None) -> ToolLLM | None:
     """Builds the LLM named by ``MEMORY_LLM``.
 
@@ -249,21 +259,20 @@ def make_llm(spec: str | None) -> ToolLLM | None:
     Raises:
         ConfigError: Unknown provider, or the OpenAI key is missing.
     """
-    value = (spec or "none").strip()
-    provider, _, model = value.partition(":")
-    provider = provider.lower()
-    if provider in ("", "none"):
+    if not llm_configured(spec):
         return None
+    provider, model = _provider_and_model(spec)
     if provider == "bedrock":
-        model = model.strip() or get_settings().memory_llm_model_id or DEFAULT_BEDROCK_MODEL
-        return BedrockConverseLLM(model)
-    if provider == "openai" and model.strip():
+        return BedrockConverseLLM(
+            model or get_settings().memory_llm_model_id or DEFAULT_BEDROCK_MODEL)
+    if provider == "openai" and model:
         from voice_agent.secrets import get_api_key
 
-        return OpenAIChatLLM(model.strip(), get_settings().openai_base_url,
+        return OpenAIChatLLM(model, get_settings().openai_base_url,
                              get_api_key("OPENAI_API_KEY"))
     raise ConfigError(
-        f"MEMORY_LLM must be none, bedrock:<model-id> or openai:<model>, got {value!r}"
+        f"MEMORY_LLM must be none, bedrock:<model-id> or openai:<model>, got "
+        f"{(spec or '').strip()!r}"
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 from voice_agent.memory.embedding import Embedder, make_embedder
-from voice_agent.memory.extraction import ToolLLM, make_llm
+from voice_agent.memory.extraction import ToolLLM, llm_configured, make_llm
 from voice_agent.memory.index_cache import clear_indexes
 from voice_agent.memory.jobs import JobQueue, make_job_queue
 from voice_agent.memory.store import MemoryStore
@@ -78,7 +78,7 @@ class MemoryDeps:
         """Whether an LLM is configured, without building it (no key lookup)."""
         if self._llm_ready:
             return self._llm is not None
-        return (get_settings().memory_llm or "none").strip().lower() not in ("", "none")
+        return llm_configured(get_settings().memory_llm)
 
 
 _deps: ProcessWideValue[MemoryDeps] = ProcessWideValue("memory deps", on_reset=clear_indexes)
