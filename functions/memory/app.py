@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from voice_agent.api import CallerId, lambda_entry, make_resolver
 from voice_agent.memory import export, forget, use_cases, wiring
 from voice_agent.memory.filters import MAX_FILTERS_PARAM_CHARS, parse_filters_param
+from voice_agent.memory.index_cache import INDEX_MODULES
 from voice_agent.memory.models import (
     AddMemoryRequest,
     AddMemoryResponse,
@@ -26,7 +27,7 @@ from voice_agent.snapstart import prime_before_snapshot
 
 # Search and add load the index and numpy on first use, so the routes that read no index
 # start without them; a SnapStart snapshot holds them already.
-prime_before_snapshot("voice_agent.memory.ranking", "voice_agent.memory.vectors")
+prime_before_snapshot(*INDEX_MODULES)
 
 app = make_resolver()
 _ADD_RESPONSES: dict[int, OpenAPIResponse] = {

@@ -135,7 +135,7 @@ def stored(store: Any, user: str) -> list[MemoryRecord]:
 
 
 def fresh_build(deps: wiring.MemoryDeps, user: str) -> MemoryIndex:
-    return MemoryIndex.build([index_cache.index_item(r) for r in stored(deps.store, user)])
+    return MemoryIndex.build(index_cache.index_items(stored(deps.store, user)))
 
 
 def assert_same_results(index: MemoryIndex, expected: MemoryIndex,

@@ -31,6 +31,18 @@ _CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: (
     else loader.construct_scalar(node)))
 
 
+def _after_init(function: str, then: str) -> str:
+    """What a fresh interpreter prints running ``then`` after importing the function's app."""
+    code_dir = REPO_ROOT / "functions" / function
+    script = (
+        f"import sys; sys.path[:0] = [{str(code_dir)!r}, {str(REPO_ROOT / 'layers/common')!r}]; "
+        f"import app, snapshot_restore_py; {then}"
+    )
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True, cwd=code_dir, env={"AWS_REGION": "us-east-1",
+                                                         "PATH": "/usr/bin:/bin"}).stdout
+
+
 def _run_after_restore_hooks() -> None:
     # What the runtime does after a restore: every registered callable, in order.
     for func, args, kwargs in snapshot_restore_py.get_after_restore():
@@ -61,16 +73,9 @@ def test_samconfig_turns_snapstart_on_for_prod_only() -> None:
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_every_function_registers_the_after_restore_hook_at_init(function: str) -> None:
     # Given a fresh interpreter importing the function as Lambda's init does
-    code_dir = REPO_ROOT / "functions" / function
-    script = (
-        f"import sys; sys.path[:0] = [{str(code_dir)!r}, {str(REPO_ROOT / 'layers/common')!r}]; "
-        "import app, snapshot_restore_py, voice_agent.snapstart as s; "
-        "print([f is s.after_restore for f, _, _ in snapshot_restore_py.get_after_restore()])"
-    )
-
-    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            check=True, cwd=code_dir, env={"AWS_REGION": "us-east-1",
-                                                           "PATH": "/usr/bin:/bin"}).stdout
+    output = _after_init(function, "import voice_agent.snapstart as s; "
+                         "print([f is s.after_restore "
+                         "for f, _, _ in snapshot_restore_py.get_after_restore()])")
 
     assert output.strip() == "[True]"  # registered exactly once
 
@@ -125,20 +130,13 @@ def test_after_restore_hook_reseeds_and_drops_connections_and_secrets(
 
 def test_memory_function_starts_without_numpy_and_a_snapshot_holds_it() -> None:
     # Given a fresh interpreter importing the memory function as Lambda's init does
-    code_dir = REPO_ROOT / "functions" / "memory"
-    script = (
-        f"import sys; sys.path[:0] = [{str(code_dir)!r}, {str(REPO_ROOT / 'layers/common')!r}]; "
-        "import app, snapshot_restore_py; "
+    output = _after_init("memory", (
         "loaded = lambda: ['numpy' in sys.modules, 'voice_agent.memory.index' in sys.modules]; "
         "print(loaded()); "
         # What the runtime does before it takes a snapshot: every registered callable.
         "[f(*a, **k) for f, a, k in snapshot_restore_py.get_before_snapshot()]; "
         "print(loaded())"
-    )
-
-    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            check=True, cwd=code_dir, env={"AWS_REGION": "us-east-1",
-                                                           "PATH": "/usr/bin:/bin"}).stdout
+    ))
 
     # The cold start leaves the index and numpy to the first search or add; the snapshot,
     # taken after the hook ran, has them (the positive control: the hook imports them).

@@ -23,8 +23,12 @@ if TYPE_CHECKING:
     # then start without numpy.
     from voice_agent.memory.ranking import IndexItem, MemoryIndex
 
-__all__ = ["IndexSources", "clear_indexes", "drop_index", "index_item", "index_items",
+__all__ = ["INDEX_MODULES", "IndexSources", "clear_indexes", "drop_index", "index_items",
            "load_index"]
+
+# What the first index load or add imports (and numpy with them): a SnapStart snapshot of a
+# function that searches imports them before it is taken (`snapstart.prime_before_snapshot`).
+INDEX_MODULES = ("voice_agent.memory.ranking", "voice_agent.memory.vectors")
 
 REEMBED_BATCH = 256  # memories of another embedder re-embedded per index load
 _CACHE_USERS = 64  # warm per-user indexes kept per container
@@ -90,11 +94,6 @@ def _reembed(user_id: str, records: list[MemoryRecord], deps: IndexSources) -> l
     deps.store.set_vectors(user_id, updates)
     logger.info("re-embedded %d memories with %s", len(updates), embedder.id)
     return result
-
-
-def index_item(record: MemoryRecord) -> IndexItem:
-    """The index's view of one stored memory."""
-    return index_items([record])[0]
 
 
 def index_items(records: list[MemoryRecord]) -> list[IndexItem]:
