@@ -10,8 +10,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities import jmespath_utils
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import BaseModel, Field
 
-from voice_agent.api import correlation_id, response_json
+from voice_agent.api import correlation_id, model_response, response_json
 
 # What a body is by the time the resolver serializes it: plain JSON data.
 JSON_DATA = st.recursive(
@@ -44,6 +45,36 @@ def test_non_ascii_text_is_escaped_as_json_dumps_escapes_it():
 def test_values_pydantic_cannot_serialize_fall_back_to_json_dumps():
     body = {"lone surrogate": "\ud800"}
     assert response_json(body) == stdlib(body)
+
+
+class _Answer(BaseModel):
+    text: str
+    items: list[dict[str, Any]]
+    count: int = Field(alias="n")
+
+
+def resolver_text(model: BaseModel) -> str:
+    """What the resolver writes for a route returning ``model``: plain data, then serialized."""
+    return response_json(model.model_dump(mode="json", by_alias=True))
+
+
+@given(st.text(), st.lists(st.dictionaries(st.text(), JSON_DATA, max_size=3), max_size=3),
+       st.integers(min_value=-(2**63), max_value=2**63 - 1))
+def test_model_response_writes_what_the_resolver_writes_for_the_model(text, items, count):
+    answer = _Answer(text=text, items=items, n=count)
+    response = model_response(answer, status=201)
+    assert response.status_code == 201
+    assert response.content_type == "application/json"
+    assert response.body == resolver_text(answer)
+    assert json.loads(response.body) == {"text": text, "items": items, "n": count}
+
+
+def test_model_response_escapes_non_ascii_and_falls_back_for_what_pydantic_cannot_write():
+    answer = _Answer(text="Café \U0001f600 \x7f", items=[{"é": "ü"}], n=1)
+    assert model_response(answer).body == resolver_text(answer)
+    assert model_response(answer).body.isascii()
+    lone = _Answer(text="\ud800", items=[], n=0)
+    assert json.loads(model_response(lone).body) == {"text": "\ud800", "items": [], "n": 0}
 
 
 @pytest.mark.parametrize("event", [

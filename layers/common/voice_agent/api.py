@@ -23,6 +23,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.shared.json_encoder import Encoder
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from pydantic import BaseModel
 
 # MAX_BODY_BYTES stays importable from here, where it was defined before body_checks.
 from voice_agent.body_checks import MAX_BODY_BYTES as MAX_BODY_BYTES
@@ -105,8 +106,28 @@ def response_json(body: Any) -> str:
         raw = pydantic_core.to_json(body)
     except pydantic_core.PydanticSerializationError:
         return _STDLIB_JSON(body)
+    return _ascii_json(raw)
+
+
+def _ascii_json(raw: bytes) -> str:
+    """Compact UTF-8 JSON as ASCII text, non-ASCII escaped as ``json.dumps`` escapes it."""
     text = raw.decode("ascii", _ESCAPE_NON_ASCII)
     return text.replace("\x7f", "\\u007f") if "\x7f" in text else text
+
+
+def model_response(model: BaseModel, status: int = 200) -> Response[str]:
+    """``model`` as a JSON response, serialized in one pass.
+
+    The same text the resolver writes for a route returning the model (by alias, compact,
+    ASCII), without its two passes (validation and ``jsonable_encoder`` into plain data, then
+    the serializer): for a 20 KB session that is a third of the time. The route declares the
+    model in ``responses=`` for the OpenAPI document, since its return annotation is a string.
+    """
+    try:
+        body = _ascii_json(model.__pydantic_serializer__.to_json(model, by_alias=True))
+    except pydantic_core.PydanticSerializationError:  # e.g. a lone surrogate in a string
+        body = _STDLIB_JSON(model.model_dump(mode="python", by_alias=True))
+    return Response(status_code=status, content_type="application/json", body=body)
 
 
 def make_resolver() -> APIGatewayHttpResolver:
